@@ -23,10 +23,12 @@ COMMANDS: dict[str, str] = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="toolace", description="open-toolace: tool learning for small open models")
+    parser = argparse.ArgumentParser(
+        prog="toolace", description="open-toolace: tool learning for small open models"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     seen: set[str] = set()
-    for name, module_name in COMMANDS.items():
+    for module_name in COMMANDS.values():
         if module_name in seen:
             continue
         try:

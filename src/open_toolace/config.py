@@ -9,6 +9,7 @@ config next to an output so every artifact says how it was made.
 from __future__ import annotations
 
 import dataclasses
+import types
 import typing
 from pathlib import Path
 from typing import Any, TypeVar
@@ -66,9 +67,7 @@ def from_dict(cls: type[T], data: dict[str, Any], path: str = "") -> T:
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(
-            f"{path or cls.__name__}: unknown key(s) {unknown}; known: {sorted(fields)}"
-        )
+        raise ConfigError(f"{path or cls.__name__}: unknown key(s) {unknown}; known: {sorted(fields)}")
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
         hint = hints.get(name)
@@ -76,8 +75,31 @@ def from_dict(cls: type[T], data: dict[str, Any], path: str = "") -> T:
         if sub is not None and isinstance(value, dict):
             kwargs[name] = from_dict(sub, value, f"{path}{name}.")
         else:
-            kwargs[name] = value
+            kwargs[name] = _coerce(hint, value, f"{path}{name}")
     return cls(**kwargs)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    """Give scalars the field's declared type: YAML reads `3e-4` as a string and `1` as an int."""
+    options = typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, types.UnionType) else (hint,)
+    if value is None or any(isinstance(value, t) for t in options if isinstance(t, type) and t is not float):
+        return value
+    for t in options:
+        if t is float and isinstance(value, (int, float, str)) and not isinstance(value, bool):
+            try:
+                return float(value)
+            except ValueError:
+                continue
+        if t is int and isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                continue
+        if t is str and isinstance(value, (int, float)):
+            return str(value)
+    if float in options or int in options:
+        raise ConfigError(f"{where}: expected {hint}, got {value!r}")
+    return value
 
 
 def _merge_dict(base: dict, new: dict) -> dict:
@@ -129,8 +151,12 @@ def help_text(cls: type) -> str:
     """One line per field: name, default and help — for `--help` epilogs and docs."""
     lines = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else "<required>"  # type: ignore[misc]
+        default = (
+            f.default
+            if f.default is not dataclasses.MISSING
+            else (
+                f.default_factory() if f.default_factory is not dataclasses.MISSING else "<required>"  # type: ignore[misc]
+            )
         )
         lines.append(f"  {f.name} (default: {default!r}): {f.metadata.get('help', '')}")
     return "\n".join(lines)
