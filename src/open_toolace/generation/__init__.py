@@ -1,0 +1,111 @@
+"""Generation backends behind one Protocol: chat requests in, `n` completions per request out, in order.
+
+    from open_toolace.generation import make_generator
+    gen = make_generator("hf", "embedded:smollm2-135m")            # or "openai" (a server), "vllm" (GPU)
+    outs = gen.generate([messages], n=5, temperature=1.0, top_k=50, max_new_tokens=64, seed=0)
+    outs[0]  # -> 5 strings
+
+Backends: `hf.HFGenerator` (batched transformers sampling on CPU/GPU), `openai.OpenAIGenerator`
+(any OpenAI-compatible chat-completions server), `vllm.VLLMGenerator` (offline vLLM, optional extra),
+`fake.FakeGenerator` (canned answers, for tests). Stop strings follow the OpenAI convention: the text is cut
+before the first stop string. With `stop_at_call_end` (hf/openai, default on) a completion that starts with a
+call list `[...]` is also cut right after the bracket that closes it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol, runtime_checkable
+
+Message = dict[str, str]
+
+
+@runtime_checkable
+class Generator(Protocol):
+    def generate(
+        self,
+        requests: list[list[Message]],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        max_new_tokens: int = 256,
+        stop: list[str] | None = None,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> list[list[str]]:
+        """`n` completions (assistant text) for each request, in request order."""
+        ...
+
+
+def call_list_end(text: str) -> int | None:
+    """Index just past the `]` closing a call list that `text` starts with (after whitespace), else None.
+
+    Brackets/parentheses/braces inside quoted strings are ignored, so `[f(a="x]")]` ends at the last `]`.
+    """
+    i = len(text) - len(text.lstrip())
+    if i >= len(text) or text[i] != "[":
+        return None
+    depth, quote, escape = 0, "", False
+    for j in range(i, len(text)):
+        c = text[j]
+        if quote:
+            if escape:
+                escape = False
+            elif c == "\\":
+                escape = True
+            elif c == quote:
+                quote = ""
+        elif c in "\"'":
+            quote = c
+        elif c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+            if depth == 0:
+                return j + 1
+    return None
+
+
+def trim_completion(text: str, stop: list[str] | None = None, stop_at_call_end: bool = False) -> str:
+    """Cut `text` before its first stop string and (optionally) after a leading call list's closing `]`."""
+    cut = len(text)
+    for s in stop or []:
+        k = text.find(s)
+        if s and k != -1:
+            cut = min(cut, k)
+    text = text[:cut]
+    if stop_at_call_end:
+        end = call_list_end(text)
+        if end is not None:
+            text = text[:end]
+    return text
+
+
+def make_generator(backend: str, model: str, adapter: str | None = None, **kw: Any) -> Generator:
+    """Build a backend: `hf` (kw: dtype, device, batch_size, max_batch_tokens, ...), `openai` (kw: base_url,
+    api_key, concurrency, ...), `vllm` (kw: tensor_parallel_size, ...), `fake` (kw: responses)."""
+    if backend == "hf":
+        from open_toolace.generation.hf import HFGenerator
+
+        return HFGenerator(model, adapter=adapter, **kw)
+    if backend == "openai":
+        from open_toolace.generation.openai import OpenAIGenerator
+
+        if adapter is not None:
+            raise ValueError(
+                "the openai backend serves adapters by model name; pass the served name as `model`"
+            )
+        return OpenAIGenerator(model, **kw)
+    if backend == "vllm":
+        from open_toolace.generation.vllm import VLLMGenerator
+
+        return VLLMGenerator(model, adapter=adapter, **kw)
+    if backend == "fake":
+        from open_toolace.generation.fake import FakeGenerator
+
+        return FakeGenerator(**kw)
+    raise ValueError(f"unknown generation backend {backend!r}; use hf, openai, vllm or fake")
+
+
+__all__ = ["Generator", "Message", "call_list_end", "make_generator", "trim_completion"]

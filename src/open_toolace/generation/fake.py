@@ -1,0 +1,69 @@
+"""A canned-answer Generator for tests of everything downstream of generation (vote, eval, evolve).
+
+gen = FakeGenerator(["[f(a=1)]", "[]"])                     # answers cycled in order, one per completion
+gen = FakeGenerator(lambda messages, k: "[f(a=1)]")          # computed from the request and sample index
+gen.generate([msgs], n=2)  -> [["[f(a=1)]", "[]"]]
+gen.calls                  -> every generate() call's requests and settings, for assertions
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from open_toolace.generation import Message, trim_completion
+
+
+class FakeGenerator:
+    def __init__(self, responses: Callable[..., str] | Sequence[str] | str = "[]"):
+        if isinstance(responses, str):
+            responses = [responses]
+        if not callable(responses) and not responses:
+            raise ValueError("FakeGenerator needs at least one response")
+        self.responses = responses
+        self.calls: list[dict[str, Any]] = []
+        self._next = 0
+        self._arity = 0
+        if callable(responses):
+            params = inspect.signature(responses).parameters.values()
+            positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+            varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
+            self._arity = 2 if varargs or len(positional) >= 2 else 1
+
+    def _one(self, messages: list[Message], k: int) -> str:
+        if callable(self.responses):
+            out = self.responses(messages, k) if self._arity == 2 else self.responses(messages)
+        else:
+            out = self.responses[self._next % len(self.responses)]
+            self._next += 1
+        if not isinstance(out, str):
+            raise TypeError(f"FakeGenerator response must be a str, got {type(out).__name__}")
+        return out
+
+    def generate(
+        self,
+        requests: list[list[Message]],
+        *,
+        n: int = 1,
+        temperature: float = 0.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        max_new_tokens: int = 256,
+        stop: list[str] | None = None,
+        seed: int = 0,
+        progress: bool = True,
+    ) -> list[list[str]]:
+        self.calls.append(
+            {
+                "requests": requests,
+                "n": n,
+                "temperature": temperature,
+                "top_k": top_k,
+                "top_p": top_p,
+                "max_new_tokens": max_new_tokens,
+                "stop": stop,
+                "seed": seed,
+            }
+        )
+        return [[trim_completion(self._one(msgs, k), stop) for k in range(n)] for msgs in requests]

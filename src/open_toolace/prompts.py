@@ -1,0 +1,194 @@
+"""Every prompt template of the method, as data, and the functions that render them into chat messages.
+
+Templates live in `PROMPTS[task][part]`; placeholders are `{name}` and only the known names are filled in
+(so templates may contain literal JSON braces). Override them from a dict or a YAML file:
+
+    from open_toolace.prompts import load_prompts, render_invocation
+    prompts = load_prompts("my_prompts.yaml")      # {"invocation": {"system": "..."}} merged over PROMPTS
+    messages = render_invocation(tools, [{"role": "user", "content": "weather in Paris?"}], prompts=prompts)
+    text = apply_chat_template(tokenizer, messages)
+
+Invocation follows BFCL's default prompting style (bfcl_eval.constants.default_prompts, "classic" persona,
+python return format, JSON function docs, plaintext): the system prompt lists the tools as JSON and asks for
+`[func_name(param=value, ...)]`. It is shortened (no multi-turn paragraph, one tool per line) because the
+embedded model has a small context and CPU time is precious; the instructions are the same.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+Message = dict[str, str]
+
+PROMPTS: dict[str, dict[str, str]] = {
+    # Tool invocation (ToolACE / BFCL prompting style). `{functions}`: the JSON tool list.
+    "invocation": {
+        "system": (
+            "You are an expert in composing functions. You are given a question and a set of possible "
+            "functions. Based on the question, you will need to make one or more function/tool calls to "
+            "achieve the purpose. If none of the functions can be used, or the question lacks the parameters "
+            "required by the function, answer [] and point it out.\n"
+            "If you decide to invoke any of the function(s), you MUST put it in the format of "
+            "[func_name1(params_name1=params_value1, params_name2=params_value2...), func_name2(params)]\n"
+            "You SHOULD NOT include any other text in the response.\n"
+            "Here is a list of functions in JSON format that you can invoke.\n{functions}\n"
+        ),
+    },
+    # Query-aware tool generation (ToolACE-DEV): query -> m candidate tools that could serve it.
+    "tool_generation": {
+        "system": (
+            "You are an expert API designer. Given a user query, write {m} API definitions that a tool-using "
+            "assistant could call to answer it: the ones that fit the query and related ones that do not quite "
+            'fit. Each is a JSON object with "name", "description" and "parameters" (a JSON Schema object '
+            'with "type": "object", "properties" and "required"). Answer with a JSON list only.'
+        ),
+        "user": "Query: {query}",
+    },
+    # Tool-documentation adaption (ToolACE-DEV): free-text documentation -> a full JSON definition.
+    "adaption": {
+        "system": (
+            "You are an expert API designer. Turn the API documentation you are given into one JSON object "
+            'with "name", "description" and "parameters" (a JSON Schema object with "type": '
+            '"object", "properties" with a type and description for each parameter, and "required"). '
+            "Answer with the JSON object only."
+        ),
+        "user": "{name_line}Documentation: {description}",
+        "name_line": "API name: {name_hint}\n",
+    },
+    # Refinement (ToolACE-R): the previous answer is shown; the model outputs the corrected call list,
+    # or repeats it unchanged when it is already right.
+    "refinement": {
+        "system": (
+            "You are an expert in composing functions. You are given a conversation, a set of possible "
+            "functions and a previous answer to the last user turn. Check the previous answer: the right "
+            "functions, every required parameter, values taken from the conversation with the right types. "
+            "If it is already right, repeat it unchanged. Otherwise write the corrected answer. Answer in the "
+            "format [func_name1(params_name1=params_value1, ...), func_name2(params)], or [] if no function "
+            "fits. You SHOULD NOT include any other text in the response.\n"
+            "Here is a list of functions in JSON format that you can invoke.\n{functions}\n"
+        ),
+        # appended to the last user turn (some chat templates refuse two user turns in a row)
+        "user": "{last}\n\nPrevious answer: {previous}\nRefined answer:",
+    },
+}
+
+
+def load_prompts(
+    overrides: Mapping[str, Mapping[str, str]] | str | Path | None = None,
+) -> dict[str, dict[str, str]]:
+    """PROMPTS with `overrides` (a dict or a YAML/JSON file path) merged over it, part by part."""
+    merged = copy.deepcopy(PROMPTS)
+    if overrides is None:
+        return merged
+    if isinstance(overrides, (str, Path)):
+        import yaml
+
+        overrides = yaml.safe_load(Path(overrides).read_text(encoding="utf-8")) or {}
+    if not isinstance(overrides, Mapping):
+        raise ValueError(
+            f"prompt overrides must be a mapping task -> {{part: template}}, got {type(overrides).__name__}"
+        )
+    for task, parts in overrides.items():
+        if not isinstance(parts, Mapping):
+            raise ValueError(f"prompt overrides[{task!r}] must be a mapping part -> template")
+        merged.setdefault(task, {}).update({k: str(v) for k, v in parts.items()})
+    return merged
+
+
+def fill(template: str, **values: Any) -> str:
+    """Replace `{name}` for the given names only; other braces (JSON examples) are left alone."""
+    if not values:
+        return template
+    pattern = re.compile("{(" + "|".join(re.escape(k) for k in values) + ")}")
+    return pattern.sub(lambda m: str(values[m.group(1)]), template)
+
+
+def tool_dict(tool: Any) -> dict:
+    """A tool as the `{"name","description","parameters"}` dict the prompt shows (Tool, dict or any format)."""
+    if hasattr(tool, "to_dict"):
+        return tool.to_dict()
+    if isinstance(tool, Mapping) and {"name", "parameters"} <= set(tool) and "function" not in tool:
+        return dict(tool)
+    from open_toolace.tools import parse_tool  # other shapes (OpenAI, xLAM, ...): one converter
+
+    return parse_tool(tool).to_dict()
+
+
+def format_tools(tools: list[Any]) -> str:
+    # A JSON list with one compact tool per line: valid JSON, readable, ~half the tokens of indent=4.
+    return "[\n" + ",\n".join(json.dumps(tool_dict(t), ensure_ascii=False) for t in tools) + "\n]"
+
+
+def _with_system(system: str, messages: list[Message]) -> list[Message]:
+    # As BFCL does: a conversation's own system prompt goes after ours, in the same (first) message.
+    msgs = [dict(m) for m in messages]
+    if msgs and msgs[0].get("role") == "system":
+        msgs[0]["content"] = system + "\n\n" + msgs[0]["content"]
+        return msgs
+    return [{"role": "system", "content": system}, *msgs]
+
+
+def render_invocation(
+    tools: list[Any], messages: list[Message], prompts: Mapping | None = None
+) -> list[Message]:
+    """System prompt with the tools + the conversation (last turn: the user's), ready for a chat template."""
+    p = (prompts or PROMPTS)["invocation"]
+    return _with_system(fill(p["system"], functions=format_tools(tools)), messages)
+
+
+def render_tool_generation(query: str, m: int, prompts: Mapping | None = None) -> list[Message]:
+    p = (prompts or PROMPTS)["tool_generation"]
+    return [
+        {"role": "system", "content": fill(p["system"], m=m, query=query)},
+        {"role": "user", "content": fill(p["user"], m=m, query=query)},
+    ]
+
+
+def render_adaption(
+    description: str, name_hint: str | None = None, prompts: Mapping | None = None
+) -> list[Message]:
+    p = (prompts or PROMPTS)["adaption"]
+    name_line = fill(p.get("name_line", ""), name_hint=name_hint) if name_hint else ""
+    return [
+        {"role": "system", "content": p["system"]},
+        {
+            "role": "user",
+            "content": fill(
+                p["user"], description=description, name_line=name_line, name_hint=name_hint or ""
+            ),
+        },
+    ]
+
+
+def render_refinement(
+    tools: list[Any], messages: list[Message], previous_calls: Any, prompts: Mapping | None = None
+) -> list[Message]:
+    """`previous_calls`: the earlier answer, as text or a list of ToolCall (rendered pythonic)."""
+    p = (prompts or PROMPTS)["refinement"]
+    if isinstance(previous_calls, str):
+        previous = previous_calls
+    else:
+        from open_toolace.calls import render_calls
+
+        previous = render_calls(list(previous_calls))
+    msgs = _with_system(fill(p["system"], functions=format_tools(tools)), messages)
+    if msgs[-1]["role"] == "user":
+        msgs[-1]["content"] = fill(p["user"], last=msgs[-1]["content"], previous=previous)
+    else:
+        msgs.append({"role": "user", "content": fill(p["user"], last="", previous=previous).lstrip()})
+    return msgs
+
+
+def apply_chat_template(tokenizer: Any, messages: list[Message], add_generation_prompt: bool = True) -> str:
+    """The prompt text for `messages` via the tokenizer's chat template (a plain fallback if it has none)."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=add_generation_prompt
+        )
+    text = "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in messages)
+    return text + ("<|assistant|>\n" if add_generation_prompt else "")

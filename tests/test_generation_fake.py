@@ -1,0 +1,59 @@
+"""FakeGenerator, trimming helpers and make_generator dispatch."""
+
+from __future__ import annotations
+
+import pytest
+
+from open_toolace.generation import Generator, call_list_end, make_generator, trim_completion
+from open_toolace.generation.fake import FakeGenerator
+
+MSGS = [{"role": "user", "content": "q"}]
+
+
+def test_fake_cycles_list_and_records_calls():
+    gen = FakeGenerator(["a", "b", "c"])
+    assert isinstance(gen, Generator)
+    assert gen.generate([MSGS, MSGS], n=2, temperature=1.0) == [["a", "b"], ["c", "a"]]
+    assert (
+        gen.calls[0]["n"] == 2 and gen.calls[0]["temperature"] == 1.0 and len(gen.calls[0]["requests"]) == 2
+    )
+
+
+def test_fake_callable_one_or_two_args_and_stop():
+    gen = FakeGenerator(lambda m, k: f"{m[-1]['content']}-{k}")
+    assert gen.generate([MSGS], n=3) == [["q-0", "q-1", "q-2"]]
+    gen1 = FakeGenerator(lambda m: "[f(a=1)] trailing")
+    assert gen1.generate([MSGS], stop=[" trailing"]) == [["[f(a=1)]"]]
+    with pytest.raises(TypeError):
+        FakeGenerator(lambda m: 3).generate([MSGS])
+    with pytest.raises(ValueError):
+        FakeGenerator([])
+
+
+def test_make_generator_fake_and_unknown():
+    assert make_generator("fake", "x", responses=["[]"]).generate([MSGS]) == [["[]"]]
+    with pytest.raises(ValueError, match="unknown generation backend"):
+        make_generator("nope", "x")
+
+
+@pytest.mark.parametrize(
+    "text,end",
+    [
+        ("[f(a=1)] and more", 8),
+        ("  [f(a=[1, 2]), g(b='x]')]\nprose", 26),
+        ('[f(a="q\\"]")]x', 13),
+        ("[]", 2),
+        ("no call [f()]", None),
+        ("[f(a=1", None),
+        ('[{"name": "f", "arguments": {}}] ok', 32),
+    ],
+)
+def test_call_list_end(text, end):
+    assert call_list_end(text) == end
+
+
+def test_trim_completion():
+    assert trim_completion("[f(a=1)]<|im_end|>junk", ["<|im_end|>"]) == "[f(a=1)]"
+    assert trim_completion("[f(a=1)] more", None, stop_at_call_end=True) == "[f(a=1)]"
+    assert trim_completion("[f(a=1)] more", None) == "[f(a=1)] more"
+    assert trim_completion("abc STOP def X", ["X", "STOP"]) == "abc "
