@@ -1,0 +1,322 @@
+"""Reading calls out of model output text, with `ast` and `json` only (model output is data: no eval).
+
+`parse_calls(text)` returns `[]` for "no call" (empty text, plain prose, an explicit `[]`) and raises
+`CallParseError` when the text *tries* to be a call and cannot be read. How a text is read:
+
+1. Reasoning (`<think>...</think>`) and special tokens at the ends (`<|python_tag|>`, `<|eot_id|>`)
+   are dropped.
+2. If there are call tags (`<tool_call>`, BFCL's `<TOOLCALL>`, glaive's `<functioncall>`), only their
+   contents count, and each tag must hold at least one call (or `[]`).
+3. Otherwise the whole text is tried as one payload (pythonic list/call or JSON); if that fails the
+   text is scanned for call-shaped pieces (`[f(...)]`, `{"name": ...}`, `f(a=...)`) among prose and
+   code fences. A call-shaped piece that does not parse is an error, never skipped silently.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any
+
+from open_toolace.calls.model import (
+    MAX_DEPTH,
+    CallParseError,
+    ToolCall,
+    call_from_obj,
+    loads_json,
+)
+
+MAX_CHARS = 100_000  # longer outputs are runaway generations; reading them costs time for nothing
+
+_NAME = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"  # a dotted Python identifier (unicode letters allowed)
+_CALL_KEY = r"\{\s*[\"'](?:name|function)[\"']\s*:"
+# Candidate starts inside prose. A bare call needs a keyword argument so that prose such as
+# "use print() here" or "f(x) = x^2" is not taken for a call.
+_START = re.compile(
+    rf"(?P<list>\[\s*(?:\]|{_NAME}\s*\(|{_CALL_KEY}))"
+    rf"|(?P<obj>\{{\s*[\"'])"
+    rf"|(?P<call>(?<![\w.]){_NAME}\s*\(\s*[^\W\d]\w*\s*=(?!=))"
+)
+_LIST_CALL = re.compile(rf"\[\s*(?:\]|{_NAME}\s*\(|{_CALL_KEY})")
+_WHOLE_CALL = re.compile(rf"{_NAME}\(")  # no space: "Paris (France)" is prose
+_KW_CALL = re.compile(rf"{_NAME}\s*\(\s*(?:\)|[^\W\d]\w*\s*=(?!=))")
+_NAME_KEY = re.compile(r"[\"'](?:name|function)[\"']\s*:")
+_TAG = re.compile(r"<(tool_?call|function_?call)>(.*?)(?:</\1>|(?=<\1>)|\Z)", re.I | re.S)
+_THINK = re.compile(r"<think>.*?</think>", re.S)
+_SPECIAL = re.compile(r"^\s*(?:<\|\w+\|>\s*)+|(?:\s*<\|\w+\|>)+\s*$")
+_CLOSE = {"(": ")", "[": "]", "{": "}"}
+
+
+def parse_calls(text: str) -> list[ToolCall]:
+    """Calls in `text`; `[]` means no call. Raises `CallParseError` (see `REASONS`) on a broken call."""
+    if not isinstance(text, str):
+        raise CallParseError("not_text", f"expected model output text, got {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise CallParseError("too_long", f"{len(text)} characters is over the {MAX_CHARS} limit")
+    text = _SPECIAL.sub("", _THINK.sub(" ", text)).strip()
+    if not text:
+        return []
+    tags = list(_TAG.finditer(text))
+    if not tags:
+        return _parse_region(text, in_block=False)
+    calls: list[ToolCall] = []
+    for m in tags:
+        body = m.group(2).strip()
+        if not body:
+            raise CallParseError("empty", f"<{m.group(1)}> block holds nothing")
+        calls.extend(_parse_region(body, in_block=True))
+    return calls
+
+
+def try_parse_calls(text: str) -> tuple[list[ToolCall] | None, str | None]:
+    """`(calls, None)` or `(None, reason)`: for pipelines that record rejections instead of raising."""
+    try:
+        return parse_calls(text), None
+    except CallParseError as e:
+        return None, e.reason
+
+
+def literal_from_text(text: str, bad_reason: str = "syntax") -> Any:
+    """A Python literal (str/int/float/bool/None/list/tuple/dict) read with `ast`, tuples as lists."""
+    return _literal(_ast_parse(text, bad_reason).body, 0)
+
+
+# ---------------------------------------------------------------- regions and candidates
+
+
+def _parse_region(text: str, in_block: bool) -> list[ToolCall]:
+    whole_err = None
+    payload = _unwrap(text)
+    if payload.startswith(("[", "{")) or _WHOLE_CALL.match(payload):
+        try:
+            return _parse_payload(payload)
+        except CallParseError as e:
+            # A value that parsed but is not a call (`[1, 2]`, `{"a": 1}`) is an error; text that
+            # merely starts with a bracket ("[Note] ...") is prose unless it is call-shaped.
+            if e.reason != "syntax" and e.reason != "bad_json" or _is_call_shaped(payload):
+                whole_err = e
+    calls, err = _scan(text)
+    if err is not None:
+        raise err
+    if calls:
+        return calls
+    if whole_err is not None:
+        raise whole_err
+    if in_block and not _is_empty_list(payload):
+        raise CallParseError("not_a_call", f"no call found in call block: {text!r:.120}")
+    return []
+
+
+def _unwrap(text: str) -> str:
+    """Strip code-fence backticks and a pair of wrapping quotes, as BFCL's own decoder does."""
+    s = text.strip().strip("`").strip()
+    s = re.sub(r"^(?:python|json|tool_code|py)\s*\n", "", s)
+    if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"" and _LIST_CALL.match(s[1:]):
+        s = s[1:-1].strip()
+    return s
+
+
+def _is_call_shaped(s: str) -> bool:
+    return bool(_LIST_CALL.match(s) or _KW_CALL.match(s) or (s[:1] == "{" and _NAME_KEY.search(s)))
+
+
+def _is_empty_list(s: str) -> bool:
+    return re.fullmatch(r"\[\s*\]", s) is not None
+
+
+def _scan(text: str) -> tuple[list[ToolCall], CallParseError | None]:
+    """Call-shaped pieces of `text`, left to right, and the first error among them."""
+    calls: list[ToolCall] = []
+    err: CallParseError | None = None
+    pos = 0
+    while True:
+        m = _START.search(text, pos)
+        if m is None:
+            return calls, err
+        kind = m.lastgroup
+        start = m.start()
+        open_at = text.index("(", start) if kind == "call" else start
+        end = _match_bracket(text, open_at)
+        seg = text[start:end]
+        pos = end
+        try:
+            if kind == "obj":
+                try:
+                    obj = _loads_any(seg)
+                except CallParseError:
+                    if _NAME_KEY.search(seg):  # a call object that is broken
+                        raise
+                    continue  # some other braces in prose
+                if isinstance(obj, dict) and ({"name", "function", "tool_calls"} & obj.keys()):
+                    calls.extend(call_from_obj(obj))
+            else:
+                calls.extend(_parse_payload(seg))
+        except CallParseError as e:
+            err = err or e
+
+
+def _match_bracket(text: str, i: int) -> int:
+    """Index just past the bracket closing `text[i]`, skipping strings; len(text) when unclosed."""
+    stack: list[str] = []
+    n = len(text)
+    j = i
+    while j < n:
+        c = text[j]
+        if c in "\"'":
+            j = _skip_string(text, j)
+            continue
+        if c in _CLOSE:
+            stack.append(_CLOSE[c])
+        elif c in ")]}":
+            if not stack or c != stack[-1]:
+                return j + 1  # mismatched: keep it in the piece so the parser reports it
+            stack.pop()
+            if not stack:
+                return j + 1
+        j += 1
+    return n
+
+
+def _skip_string(text: str, j: int) -> int:
+    q = text[j]
+    if text.startswith(q * 3, j):
+        k = text.find(q * 3, j + 3)
+        return len(text) if k < 0 else k + 3
+    k = j + 1
+    n = len(text)
+    while k < n:
+        c = text[k]
+        if c == "\\":
+            k += 2
+            continue
+        if c == q:
+            return k + 1
+        k += 1
+    return n
+
+
+# ---------------------------------------------------------------- payloads
+
+
+def _parse_payload(s: str) -> list[ToolCall]:
+    """One payload: a pythonic call/list of calls, or a JSON call object/list of them."""
+    s = s.strip()
+    if s.startswith("{") or re.match(r"\[\s*\{", s):
+        return call_from_obj(_loads_any(s))
+    return _parse_pythonic(s)
+
+
+def _loads_any(s: str) -> Any:
+    """JSON, else a Python literal (single quotes, True/None): both are common in model output."""
+    try:
+        return loads_json(s)
+    except CallParseError as e:
+        if e.reason != "bad_json":
+            raise
+        json_err = e
+    try:
+        return literal_from_text(s, bad_reason="bad_json")
+    except CallParseError as e:
+        raise (json_err if e.reason == "bad_json" else e) from None
+
+
+def _parse_pythonic(s: str) -> list[ToolCall]:
+    body = _ast_parse(s, "syntax").body
+    elts = body.elts if isinstance(body, (ast.List, ast.Tuple)) else [body]
+    calls = []
+    for node in elts:
+        if not isinstance(node, ast.Call):
+            raise CallParseError("not_a_call", f"expected a function call, got {_describe(node)}")
+        calls.append(_call_from_node(node))
+    return calls
+
+
+def _ast_parse(s: str, bad_reason: str) -> ast.Expression:
+    try:
+        return ast.parse(s, mode="eval")
+    except SyntaxError as e:
+        msg = str(e.msg)
+        if "Exceeds the limit" in msg:
+            raise CallParseError("too_large", msg) from None
+        if "too many nested" in msg:
+            raise CallParseError("too_deep", msg) from None
+        raise CallParseError(bad_reason, f"{msg} (line {e.lineno}, column {e.offset})") from None
+    except (RecursionError, MemoryError):
+        raise CallParseError("too_deep", "expression nested too deeply") from None
+    except (ValueError, UnicodeError) as e:  # null bytes, lone surrogates
+        raise CallParseError(bad_reason, str(e)) from None
+
+
+def _dotted_name(node: ast.AST) -> str | None:
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if not isinstance(node, ast.Name):
+        return None
+    parts.append(node.id)
+    return ".".join(reversed(parts))
+
+
+def _call_from_node(node: ast.Call) -> ToolCall:
+    name = _dotted_name(node.func)
+    if name is None:
+        # e.g. `__import__('os').system(...)`: an expression computes the function
+        raise CallParseError("non_literal", f"the called function is an expression: {_describe(node.func)}")
+    if node.args:
+        raise CallParseError(
+            "positional_args", f"{name}(...) passes {len(node.args)} positional argument(s); use name=value"
+        )
+    args: dict[str, Any] = {}
+    for kw in node.keywords:
+        if kw.arg is None:
+            raise CallParseError("non_literal", f"{name}(...) unpacks **arguments; write them out")
+        if kw.arg in args:
+            raise CallParseError("bad_arguments", f"{name}(...) repeats argument {kw.arg!r}")
+        args[kw.arg] = _literal(kw.value, 1)
+    return ToolCall(name, args)
+
+
+def _literal(node: ast.AST, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise CallParseError("too_deep", f"argument values nested deeper than {MAX_DEPTH}")
+    if isinstance(node, ast.Constant):
+        v = node.value
+        if v is None or isinstance(v, (str, int, float)):  # bool is an int
+            return v
+        raise CallParseError("non_literal", f"unsupported constant {_describe(node)}")
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        x = node.operand
+        if (
+            isinstance(x, ast.Constant)
+            and isinstance(x.value, (int, float))
+            and not isinstance(x.value, bool)
+        ):
+            return -x.value if isinstance(node.op, ast.USub) else x.value
+        raise CallParseError("non_literal", f"a sign applies only to a number, got {_describe(node)}")
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return [_literal(e, depth + 1) for e in node.elts]
+    if isinstance(node, ast.Dict):
+        out: dict[str, Any] = {}
+        for k, v in zip(node.keys, node.values, strict=True):
+            if k is None:
+                raise CallParseError("non_literal", "a dict unpacks **another value; write it out")
+            key = _literal(k, depth + 1)
+            if not isinstance(key, str):
+                raise CallParseError("bad_arguments", f"dict keys must be strings, got {key!r:.40}")
+            if key in out:
+                raise CallParseError("bad_arguments", f"dict key {key!r} appears twice")
+            out[key] = _literal(v, depth + 1)
+        return out
+    raise CallParseError("non_literal", f"arguments must be literals, got {_describe(node)}")
+
+
+def _describe(node: ast.AST) -> str:
+    kind = type(node).__name__
+    if isinstance(node, ast.Name):
+        return f"the name {node.id!r} (quote it if it is a string)"
+    try:
+        src = ast.unparse(node)
+    except (RecursionError, ValueError):
+        return kind
+    return f"{kind} `{src[:60]}`"
