@@ -1,0 +1,239 @@
+"""Tool (function) definitions: one internal model, converters in and out, validation.
+
+Every tool is stored as ``Tool(name, description, parameters)`` where ``parameters`` is a JSON-Schema object
+(``{"type": "object", "properties": {...}, "required": [...]}``). Converters read the shapes found in the
+wild (OpenAI, BFCL "dict"/"float" docs, ToolACE/ShareGPT lists, xLAM/ToolRL parameter dicts, Seal-Tools,
+API-Bank) and ``parse_tool`` detects which one it got. Type names are normalised in one place
+(``type_to_schema``); a type we cannot map becomes "no constraint" plus an ``x-unknown-type`` marker that
+``validate_tool`` reports as ``unknown_type``, never a crash. A lossy mapping (``tuple`` -> array, ``any``
+-> no type) keeps the source name in ``x-original-type`` so ``tool_to_bfcl`` can give it back.
+
+    from open_toolace.tools import parse_tool, tool_to_openai
+    tool = parse_tool({"name": "math.factorial", "description": "n!", "parameters": {"type": "dict", ...}})
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from open_toolace.tool_schema import (
+    ToolFormatError,
+    check_description,
+    check_name,
+    object_schema,
+    params_from_doc,
+    show,
+    strip_extensions,
+    to_bfcl_schema,
+    type_to_schema,
+)
+
+__all__ = [
+    "MAX_NAME_LEN",
+    "NAME_RE",
+    "Tool",
+    "ToolFormatError",
+    "parse_tool",
+    "parse_tools",
+    "tool_from_apibank",
+    "tool_from_bfcl",
+    "tool_from_openai",
+    "tool_from_sealtools",
+    "tool_from_xlam",
+    "tool_to_bfcl",
+    "tool_to_openai",
+    "type_to_schema",
+    "validate_tool",
+]
+
+NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+MAX_NAME_LEN = 64
+
+
+@dataclass
+class Tool:
+    name: str
+    description: str
+    parameters: dict = field(default_factory=lambda: {"type": "object", "properties": {}})
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": copy.deepcopy(self.parameters),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Tool:
+        """Read the internal form (as written by ``to_dict``); use ``parse_tool`` for foreign shapes."""
+        if not isinstance(d, dict):
+            raise ToolFormatError(f"tool must be a JSON object, found {show(d)}")
+        name, params = d.get("name"), d.get("parameters", {"type": "object", "properties": {}})
+        if not isinstance(name, str) or not name.strip():
+            raise ToolFormatError(f"tool field 'name' must be a non-empty string, found {show(name)}")
+        if not isinstance(params, dict):
+            raise ToolFormatError(
+                f"tool {name!r}: field 'parameters' must be a JSON-Schema object, found {show(params)}"
+            )
+        return cls(name, check_description(d.get("description"), name), copy.deepcopy(params))
+
+    @property
+    def properties(self) -> dict:
+        props = self.parameters.get("properties")
+        return props if isinstance(props, dict) else {}
+
+    @property
+    def required(self) -> list[str]:
+        req = self.parameters.get("required")
+        return [r for r in req if isinstance(r, str)] if isinstance(req, list) else []
+
+
+# ---------------------------------------------------------------- converters in
+
+
+def tool_from_openai(obj: dict) -> Tool:
+    """``{"type": "function", "function": {name, description, parameters}}`` or the bare inner object."""
+    if not isinstance(obj, dict):
+        raise ToolFormatError(f"OpenAI tool must be a JSON object, found {show(obj)}")
+    if "function" in obj and isinstance(obj["function"], dict):
+        obj = obj["function"]
+    name = check_name(obj.get("name"), "name", obj)
+    params = object_schema(obj.get("parameters"), f"tool {name!r} parameters")
+    return Tool(name, check_description(obj.get("description"), name), params)
+
+
+def tool_from_bfcl(obj: dict) -> Tool:
+    """BFCL function doc: ``{"name": "math.factorial", "parameters": {"type": "dict", ...}}`` (float/tuple/any)."""
+    return tool_from_openai(obj)
+
+
+def tool_from_xlam(obj: dict) -> Tool:
+    """xLAM/ToolRL: ``{"name", "description", "parameters": {"p": {"type": "str, optional", "default": ...}}}``."""
+    if not isinstance(obj, dict):
+        raise ToolFormatError(f"xLAM tool must be a JSON object, found {show(obj)}")
+    name = check_name(obj.get("name"), "name", obj)
+    params = params_from_doc(
+        obj.get("parameters"), f"tool {name!r} parameters", obj.get("required"), "no_default"
+    )
+    return Tool(name, check_description(obj.get("description"), name), params)
+
+
+def tool_from_sealtools(obj: dict) -> Tool:
+    """Seal-Tools: ``{"api_name", "api_description", "parameters": {p: {type, description}}, "required": [...]}``."""
+    if not isinstance(obj, dict):
+        raise ToolFormatError(f"Seal-Tools tool must be a JSON object, found {show(obj)}")
+    name = check_name(obj.get("api_name"), "api_name", obj)
+    params = params_from_doc(
+        obj.get("parameters"), f"tool {name!r} parameters", obj.get("required"), "no_default"
+    )
+    return Tool(name, check_description(obj.get("api_description"), name), params)
+
+
+def tool_from_apibank(obj: dict) -> Tool:
+    """API-Bank: ``{"name", "description", "input_parameters": {...}, "output_parameters": {...}}`` or the
+    ``{"apiCode", "description", "parameters", "response"}`` form. Parameters are required unless marked optional."""
+    if not isinstance(obj, dict):
+        raise ToolFormatError(f"API-Bank tool must be a JSON object, found {show(obj)}")
+    key = "apiCode" if "apiCode" in obj else "name"
+    name = check_name(obj.get(key), key, obj)
+    pkey = "input_parameters" if "input_parameters" in obj else "parameters"
+    params = params_from_doc(obj.get(pkey), f"tool {name!r} {pkey}", None, "not_optional")
+    return Tool(name, check_description(obj.get("description"), name), params)
+
+
+def _is_schema(params: Any) -> bool:
+    if not isinstance(params, dict):
+        return False
+    if isinstance(params.get("type"), (str, list)):
+        return True
+    props = params.get("properties")
+    return not params or (isinstance(props, dict) and all(isinstance(v, dict) for v in props.values()))
+
+
+def parse_tool(obj: Any) -> Tool:
+    """Detect the shape of one tool definition (dict or JSON string) and convert it."""
+    if isinstance(obj, Tool):
+        return obj
+    if isinstance(obj, str):
+        try:
+            obj = json.loads(obj)
+        except json.JSONDecodeError as e:
+            raise ToolFormatError(
+                f"tool definition is a string but not JSON ({e.msg} at char {e.pos})"
+            ) from None
+    if not isinstance(obj, dict):
+        raise ToolFormatError(f"tool definition must be a JSON object, found {show(obj)}")
+    if isinstance(obj.get("function"), dict):
+        return tool_from_openai(obj)
+    if "api_name" in obj:
+        return tool_from_sealtools(obj)
+    if "apiCode" in obj or "input_parameters" in obj:
+        return tool_from_apibank(obj)
+    if "name" not in obj:
+        raise ToolFormatError(
+            f"cannot tell the tool format: no 'name', 'function', 'api_name' or 'apiCode' field in {show(obj, 160)}"
+        )
+    params = obj.get("parameters")
+    if isinstance(params, str):
+        try:
+            params = json.loads(params)
+        except json.JSONDecodeError:
+            pass  # reported by the converter with the field name
+        else:
+            obj = {**obj, "parameters": params}
+    if params is None or _is_schema(params):
+        return tool_from_openai(obj)
+    return tool_from_xlam(obj)
+
+
+def parse_tools(obj: Any) -> list[Tool]:
+    """A list of tool definitions (or a JSON string of one, as in ShareGPT ``tools`` fields)."""
+    if isinstance(obj, str):
+        try:
+            obj = json.loads(obj) if obj.strip() else []
+        except json.JSONDecodeError as e:
+            raise ToolFormatError(f"tool list is a string but not JSON ({e.msg} at char {e.pos})") from None
+    if isinstance(obj, dict):
+        obj = [obj]
+    if not isinstance(obj, list):
+        raise ToolFormatError(f"expected a list of tool definitions, found {show(obj)}")
+    out = []
+    for i, t in enumerate(obj):
+        try:
+            out.append(parse_tool(t))
+        except ToolFormatError as e:
+            raise ToolFormatError(f"tool #{i}: {e}") from None
+    return out
+
+
+# ---------------------------------------------------------------- converters out
+
+
+def tool_to_openai(tool: Tool, *, wrap: bool = True, keep_extensions: bool = False) -> dict:
+    """``{"type": "function", "function": {...}}`` (``wrap=False``: the inner object). ``x-*`` keys are dropped."""
+    params = copy.deepcopy(tool.parameters) if keep_extensions else strip_extensions(tool.parameters)
+    fn = {"name": tool.name, "description": tool.description, "parameters": params}
+    return {"type": "function", "function": fn} if wrap else fn
+
+
+def tool_to_bfcl(tool: Tool) -> dict:
+    """BFCL function doc: ``"type": "dict"``, numbers as ``"float"``, original BFCL names (tuple, any) restored."""
+    return {
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": to_bfcl_schema(tool.parameters),
+    }
+
+
+# ---------------------------------------------------------------- validation
+
+
+def validate_tool(tool: Tool) -> list:
+    """Meta-schema check (jsonschema Draft 2020-12) plus our rules; returns ``list[checks.Reason]``."""
+    from open_toolace.checks import tool_reasons  # checks imports this module; keep the cycle lazy
+
+    return tool_reasons(tool)
