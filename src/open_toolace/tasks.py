@@ -1,0 +1,358 @@
+"""Decomposed-task SFT data (ToolACE-DEV stage 1): internal examples -> prompt/completion samples.
+
+Three sub-tasks, all rendered with the shared templates in `open_toolace.prompts`:
+
+- `adaption`: a tool's free-text description -> its full JSON definition (any tool in the data, plus
+  extra tool documents such as the 4,076 Seal-Tools docs);
+- `tool_generation`: a query -> the tools that come with it (the ones that serve it and the related ones
+  the source offered beside them), as a JSON list;
+- `invocation`: a query + its tools mixed with distractors from a pool, shuffled -> the rendered calls, or
+  `[]` when no tool fits. Extra abstention samples are made by removing the needed tool(s).
+
+Samples are TRL conversational prompt-completion rows:
+`{"prompt": [messages], "completion": [{"role": "assistant", "content": str}], "task": str, "id": str}`.
+Everything is a pure function of the inputs and `TaskMixConfig.seed`.
+
+    toolace train build --data ../shared/data/sealtools_dev.jsonl --tools ../shared/data/sealtools_tools.jsonl \
+        --out runs/mix/samples.jsonl
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from open_toolace.calls import ToolCall, render_calls
+from open_toolace.data.records import example_query
+from open_toolace.prompts import format_tools, render_adaption, render_invocation, render_tool_generation
+
+TASKS = ("adaption", "tool_generation", "invocation")
+NO_CALL = render_calls([])  # the abstention answer, "[]"
+
+
+@dataclass
+class TaskMixConfig:
+    """How the sub-task mixture is built (`toolace train build --config ...`)."""
+
+    adaption_ratio: float = field(
+        default=1.0,
+        metadata={
+            "help": "share of the deduplicated adaption pool to keep: 0 drops the task, 0.5 keeps a random "
+            "half, 2.0 repeats every sample twice (upsampling a small task)"
+        },
+    )
+    adaption_cap: int | None = field(
+        default=None, metadata={"help": "at most this many adaption samples (null: no cap)"}
+    )
+    tool_generation_ratio: float = field(
+        default=1.0, metadata={"help": "as adaption_ratio, for tool generation"}
+    )
+    tool_generation_cap: int | None = field(
+        default=None, metadata={"help": "at most this many tool-generation samples"}
+    )
+    invocation_ratio: float = field(default=1.0, metadata={"help": "as adaption_ratio, for invocation"})
+    invocation_cap: int | None = field(
+        default=None, metadata={"help": "at most this many invocation samples"}
+    )
+    distractors_min: int = field(
+        default=0, metadata={"help": "fewest distractor tools added to an invocation prompt"}
+    )
+    distractors_max: int = field(
+        default=3, metadata={"help": "most distractor tools added (uniform in [min, max])"}
+    )
+    abstention_share: float = field(
+        default=0.2,
+        metadata={
+            "help": "extra no-call samples, as a share of the examples that have calls: the needed tool(s) "
+            "are removed from the list and the answer becomes []"
+        },
+    )
+    abstention_keep_other_tools: bool = field(
+        default=True,
+        metadata={
+            "help": "abstention prompts keep the example's unused tools (hard near-misses) besides distractors"
+        },
+    )
+    max_tools: int = field(
+        default=8, metadata={"help": "most tools in one invocation / tool-generation sample"}
+    )
+    adaption_name_hint: bool = field(
+        default=True, metadata={"help": "give the tool name in the adaption prompt"}
+    )
+    shuffle_tools: bool = field(
+        default=True, metadata={"help": "shuffle the tool order inside each invocation prompt"}
+    )
+    shuffle: bool = field(default=True, metadata={"help": "shuffle the final mixture"})
+    dedupe: bool = field(
+        default=True, metadata={"help": "drop samples whose prompt+completion repeat (per task)"}
+    )
+    seed: int = field(
+        default=0, metadata={"help": "seed of every random choice (distractors, abstentions, shuffles)"}
+    )
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.distractors_min <= self.distractors_max:
+            raise ValueError(
+                f"need 0 <= distractors_min <= distractors_max, got {self.distractors_min}, {self.distractors_max}"
+            )
+        if not 0.0 <= self.abstention_share <= 1.0:
+            raise ValueError(f"abstention_share must be in [0, 1], got {self.abstention_share}")
+        for task in TASKS:
+            if getattr(self, f"{task}_ratio") < 0:
+                raise ValueError(f"{task}_ratio must be >= 0")
+        if self.max_tools < 1:
+            raise ValueError("max_tools must be >= 1")
+
+
+def _tool_dict(tool: Any) -> dict:
+    return tool.to_dict() if hasattr(tool, "to_dict") else dict(tool)
+
+
+def _sample(task: str, id: str, prompt: list[dict], completion: str) -> dict:
+    return {
+        "prompt": prompt,
+        "completion": [{"role": "assistant", "content": completion}],
+        "task": task,
+        "id": id,
+    }
+
+
+def sample_key(sample: dict) -> str:
+    """Hash of prompt + completion: equal keys iff the model would see the same training pair."""
+    blob = json.dumps([sample["prompt"], sample["completion"]], sort_keys=True, ensure_ascii=False)
+    return hashlib.sha1(blob.encode("utf-8")).hexdigest()
+
+
+def dedupe(samples: Iterable[dict]) -> list[dict]:
+    seen: set[str] = set()
+    out = []
+    for s in samples:
+        k = sample_key(s)
+        if k not in seen:
+            seen.add(k)
+            out.append(s)
+    return out
+
+
+def collect_tools(examples: Iterable[dict], tools: Iterable[Any] = ()) -> list[dict]:
+    """Every distinct tool (by name + full definition) in the examples, then the extra tools, in order."""
+    seen: set[str] = set()
+    out = []
+    for t in [t for ex in examples for t in ex.get("tools") or []] + list(tools):
+        d = _tool_dict(t)
+        key = json.dumps(d, sort_keys=True, ensure_ascii=False)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def build_adaption(
+    items: Iterable[Any], *, name_hint: bool = True, skipped: Counter | None = None
+) -> list[dict]:
+    """Tool description -> full JSON definition, for each distinct tool in `items` (examples or tools)."""
+    items = list(items)
+    examples = [x for x in items if isinstance(x, dict) and "messages" in x]
+    tools = [x for x in items if not (isinstance(x, dict) and "messages" in x)]
+    out = []
+    for i, t in enumerate(collect_tools(examples, tools)):
+        desc = (t.get("description") or "").strip()
+        if not desc:
+            if skipped is not None:
+                skipped["adaption:empty_description"] += 1
+            continue
+        prompt = render_adaption(desc, t["name"] if name_hint else None)
+        out.append(
+            _sample("adaption", f"adaption:{t['name']}:{i}", prompt, json.dumps(t, ensure_ascii=False))
+        )
+    return out
+
+
+def _called_names(ex: dict) -> set[str]:
+    return {c["name"] for c in ex.get("calls") or []}
+
+
+def build_tool_generation(
+    examples: Iterable[dict], *, max_tools: int = 8, skipped: Counter | None = None
+) -> list[dict]:
+    """Query -> the example's tools (needed ones first when capped), as a JSON list; needs labeled calls."""
+    out = []
+    for ex in examples:
+        tools = [_tool_dict(t) for t in ex.get("tools") or []]
+        needed = _called_names(ex)
+        query = example_query(ex)
+        reason = None
+        if not needed:
+            reason = "no_calls"  # unlabeled or no-call: no tool is known to serve it
+        elif not tools:
+            reason = "no_tools"
+        elif not query.strip():
+            reason = "no_query"
+        if reason:
+            if skipped is not None:
+                skipped[f"tool_generation:{reason}"] += 1
+            continue
+        if len(tools) > max_tools:
+            tools = [t for t in tools if t["name"] in needed] + [t for t in tools if t["name"] not in needed]
+            tools = tools[:max_tools]
+        prompt = render_tool_generation(query, len(tools))
+        out.append(_sample("tool_generation", f"tool_generation:{ex['id']}", prompt, format_tools(tools)))
+    return out
+
+
+class _Pool:
+    """Distractor tools by name, sampled without the names a prompt already has."""
+
+    def __init__(self, tools: Iterable[Any]):
+        by_name: dict[str, dict] = {}
+        for t in tools:
+            d = _tool_dict(t)
+            by_name.setdefault(d["name"], d)
+        self.tools = list(by_name.values())
+
+    def sample(self, rng: random.Random, k: int, exclude: set[str]) -> list[dict]:
+        if k <= 0 or not self.tools:
+            return []
+        # Oversample by the excluded count, then filter: exact without scanning the whole pool.
+        picks = rng.sample(self.tools, min(len(self.tools), k + len(exclude)))
+        return [t for t in picks if t["name"] not in exclude][:k]
+
+
+def _invocation_sample(
+    ex: dict,
+    tools: list[dict],
+    calls_text: str,
+    rng: random.Random,
+    pool: _Pool,
+    cfg: TaskMixConfig,
+    id: str,
+    min_tools: int = 0,
+) -> dict:
+    k = rng.randint(cfg.distractors_min, cfg.distractors_max)
+    k = min(max(k, min_tools - len(tools)), cfg.max_tools - len(tools))
+    tools = tools + pool.sample(rng, k, {t["name"] for t in tools})
+    if cfg.shuffle_tools:
+        rng.shuffle(tools)
+    return _sample("invocation", id, render_invocation(tools, ex["messages"]), calls_text)
+
+
+def build_invocation(
+    examples: Iterable[dict],
+    distractor_pool: Iterable[Any],
+    cfg: TaskMixConfig | None = None,
+    *,
+    skipped: Counter | None = None,
+) -> list[dict]:
+    """Query + tools (+ distractors) -> rendered calls or `[]`; plus removed-tool abstention samples."""
+    cfg = cfg or TaskMixConfig()
+    rng = random.Random(f"invocation:{cfg.seed}")
+    pool = _Pool(distractor_pool)
+    skipped = skipped if skipped is not None else Counter()
+    out, called = [], []
+    for ex in examples:
+        calls = ex.get("calls")
+        if calls is None:
+            skipped["invocation:unlabeled"] += 1
+            continue
+        tools = [_tool_dict(t) for t in ex.get("tools") or []]
+        names = {t["name"] for t in tools}
+        needed = _called_names(ex)
+        if needed - names:
+            skipped["invocation:call_to_unlisted_tool"] += 1
+            continue
+        if len(tools) > cfg.max_tools:  # keep the needed tools, drop unused ones
+            tools = [t for t in tools if t["name"] in needed] + [t for t in tools if t["name"] not in needed]
+            tools = tools[: max(cfg.max_tools, len(needed))]
+        text = render_calls([ToolCall.from_dict(c) for c in calls])
+        out.append(_invocation_sample(ex, tools, text, rng, pool, cfg, f"invocation:{ex['id']}"))
+        if needed:
+            called.append((ex, tools, needed))
+    # Abstentions: a seeded subset of the examples with calls, their needed tools taken away.
+    n_abstain = round(cfg.abstention_share * len(called))
+    for ex, tools, needed in rng.sample(called, n_abstain):
+        rest = [t for t in tools if t["name"] not in needed] if cfg.abstention_keep_other_tools else []
+        # Never offer an empty list (trivial) and never re-add a needed tool as a "distractor".
+        k = rng.randint(max(cfg.distractors_min, 1 if not rest else 0), max(cfg.distractors_max, 1))
+        extra = pool.sample(rng, k, {t["name"] for t in rest} | needed)
+        kept = rest + extra
+        if not kept:
+            skipped["invocation:abstention_without_tools"] += 1
+            continue
+        if cfg.shuffle_tools:
+            rng.shuffle(kept)
+        out.append(
+            _sample(
+                "invocation",
+                f"invocation:{ex['id']}:abstain",
+                render_invocation(kept, ex["messages"]),
+                NO_CALL,
+            )
+        )
+    return out
+
+
+def _apply_ratio(samples: list[dict], ratio: float, cap: int | None, rng: random.Random) -> list[dict]:
+    whole, frac = int(ratio), ratio - int(ratio)
+    out = []
+    for r in range(whole):  # repeats keep distinct ids so the trainer can report them
+        out += samples if r == 0 else [{**s, "id": f"{s['id']}#r{r}"} for s in samples]
+    out += rng.sample(samples, round(frac * len(samples)))
+    if cap is not None and len(out) > cap:
+        out = rng.sample(out, cap)
+    return out
+
+
+def build_mixture(
+    examples: Iterable[dict],
+    cfg: TaskMixConfig | None = None,
+    *,
+    tools: Iterable[Any] = (),
+    report: dict | None = None,
+) -> list[dict]:
+    """All three tasks from `examples` (+ extra tool docs for adaption and the distractor pool), mixed by cfg.
+
+    `report`, when given, is filled with per-task counts (built, after dedupe, kept) and skip reasons.
+    """
+    cfg = cfg or TaskMixConfig()
+    examples = list(examples)
+    extra_tools = [_tool_dict(t) for t in tools]
+    skipped: Counter = Counter()
+    pool = collect_tools(examples, extra_tools)
+    built = {
+        "adaption": build_adaption(
+            list(examples) + extra_tools, name_hint=cfg.adaption_name_hint, skipped=skipped
+        ),
+        "tool_generation": build_tool_generation(examples, max_tools=cfg.max_tools, skipped=skipped),
+        "invocation": build_invocation(examples, pool, cfg, skipped=skipped),
+    }
+    mix: list[dict] = []
+    counts: dict[str, dict[str, int]] = {}
+    for task in TASKS:
+        rng = random.Random(f"{task}:{cfg.seed}")
+        samples = dedupe(built[task]) if cfg.dedupe else built[task]
+        kept = _apply_ratio(samples, getattr(cfg, f"{task}_ratio"), getattr(cfg, f"{task}_cap"), rng)
+        counts[task] = {"built": len(built[task]), "unique": len(samples), "kept": len(kept)}
+        mix += kept
+    if cfg.shuffle:
+        random.Random(f"mix:{cfg.seed}").shuffle(mix)
+    if report is not None:
+        report.update(
+            examples=len(examples),
+            tool_pool=len(pool),
+            tasks=counts,
+            no_call=sum(
+                1 for s in mix if s["task"] == "invocation" and s["completion"][0]["content"] == NO_CALL
+            ),
+            skipped=dict(sorted(skipped.items())),
+            total=len(mix),
+        )
+    return mix
+
+
+def task_counts(samples: Iterable[dict]) -> dict[str, int]:
+    return dict(sorted(Counter(s["task"] for s in samples).items()))

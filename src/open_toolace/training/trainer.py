@@ -1,0 +1,254 @@
+"""The SFT stage: TRL `SFTTrainer` + PEFT LoRA on prompt-completion samples, resumable, under accelerate.
+
+    toolace train --config configs/train.yaml --samples runs/mix/samples.jsonl --out runs/sft
+    accelerate launch --config_file configs/accelerate/multi_gpu.yaml -m open_toolace.cli train ...
+
+Output dir: the adapter (or full model) + tokenizer, `train_config.yaml` (resolved config, written first),
+`train_metrics.json` (written last: its presence marks the run finished), `checkpoint-N/` while training.
+A killed run restarts from its last checkpoint when called again with the same config and samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from open_toolace.config import save_config, to_dict
+from open_toolace.io import atomic_write_json, read_json
+from open_toolace.training.config import TrainConfig
+from open_toolace.training.data import load_samples, prepare_samples
+
+METRICS = "train_metrics.json"
+CONFIG = "train_config.yaml"
+INPUTS = "train_inputs.json"
+
+
+def world_size() -> int:
+    """Processes in this run (accelerate / torchrun set WORLD_SIZE)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def file_sha1(path: str | Path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_base(cfg: TrainConfig):
+    """The base model (fp32 on CPU; the Trainer moves it) and its tokenizer, right-padded for training."""
+    from open_toolace.models import load_model
+
+    model, tok = load_model(cfg.model, dtype="float32", device="cpu")
+    if hasattr(model, "set_attn_implementation"):
+        model.set_attn_implementation(cfg.attn_implementation)
+    model.config.use_cache = False
+    tok.padding_side = "right"
+    return model, tok
+
+
+def lora_config(cfg: TrainConfig):
+    from peft import LoraConfig
+
+    targets: Any = cfg.lora_target_modules
+    if targets != "all-linear":
+        targets = [t.strip() for t in targets.split(",") if t.strip()]
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=targets,
+        task_type="CAUSAL_LM",
+        bias="none",
+    )
+
+
+def sft_config(cfg: TrainConfig, output_dir: str | Path):
+    """TrainConfig -> trl.SFTConfig. Inputs arrive tokenized and truncated, hence `max_length=None`."""
+    import torch
+    from trl import SFTConfig
+
+    warmup = cfg.warmup_ratio
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup_ratio must be in [0, 1), got {warmup}")
+    return SFTConfig(
+        output_dir=str(output_dir),
+        per_device_train_batch_size=cfg.per_device_train_batch_size,
+        gradient_accumulation_steps=cfg.accumulation_steps(world_size()),
+        learning_rate=cfg.learning_rate,
+        lr_scheduler_type=cfg.lr_scheduler_type,
+        warmup_steps=warmup,  # a float in [0, 1) is a ratio of the total steps (transformers 5)
+        weight_decay=cfg.weight_decay,
+        max_grad_norm=cfg.max_grad_norm,
+        num_train_epochs=cfg.num_train_epochs,
+        max_steps=cfg.max_steps,
+        bf16=cfg.bf16,
+        fp16=False,
+        use_cpu=not torch.cuda.is_available(),  # bf16 on CPU = torch.autocast("cpu", bfloat16)
+        gradient_checkpointing=cfg.gradient_checkpointing,
+        max_length=None,
+        padding_free=cfg.padding_free,
+        train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
+        logging_steps=cfg.logging_steps,
+        save_strategy=cfg.save_strategy,
+        save_steps=cfg.save_steps,
+        save_total_limit=cfg.save_total_limit,
+        report_to=cfg.report_to,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        dataloader_num_workers=cfg.dataloader_num_workers,
+        ddp_find_unused_parameters=False,
+    )
+
+
+def make_trainer(cfg: TrainConfig, rows: list[dict], output_dir: str | Path, callbacks: list | None = None):
+    """An SFTTrainer over tokenized `rows` (from `prepare_samples`) with the model `cfg` describes."""
+    from datasets import Dataset
+    from trl import SFTTrainer
+
+    args = sft_config(cfg, output_dir)  # first: it sets up the distributed state
+    model, tok = load_base(cfg)
+    peft_config = None
+    if cfg.adapter:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, cfg.adapter, is_trainable=True)
+    elif not cfg.full_finetune:
+        peft_config = lora_config(cfg)
+    return SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(rows),
+        processing_class=tok,
+        peft_config=peft_config,
+        callbacks=callbacks,
+    )
+
+
+def _check_resume(cfg: TrainConfig, output_dir: Path, inputs: dict) -> str | None:
+    """The checkpoint to resume from, after checking it was made by the same config and samples."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not output_dir.is_dir():
+        return None
+    last = get_last_checkpoint(str(output_dir))
+    if last is None:
+        return None
+    saved = output_dir / INPUTS
+    if saved.exists():
+        prev = read_json(saved)
+        want = {"config": _resume_view(to_dict(cfg)), "samples_sha1": inputs["samples_sha1"]}
+        have = {"config": _resume_view(prev.get("config", {})), "samples_sha1": prev.get("samples_sha1")}
+        if want != have:
+            raise ValueError(
+                f"{output_dir} holds checkpoints of a different config or samples file; pass overwrite=true "
+                "to start over there, or choose another output dir"
+            )
+    return last
+
+
+def _resume_view(config: dict) -> dict:
+    # Fields that may change between a kill and its resume without changing what is trained.
+    return {
+        k: v
+        for k, v in config.items()
+        if k not in ("overwrite", "dataloader_num_workers", "torch_threads", "report_to")
+    }
+
+
+def _finalize(
+    trainer, cfg: TrainConfig, output_dir: Path, report: dict, result, resumed: str | None, t0: float
+) -> dict:
+    trainer.save_model(str(output_dir))  # adapter (or full model) + tokenizer
+    if not is_main_process():
+        return {}
+    adapter_cfg = output_dir / "adapter_config.json"
+    if adapter_cfg.exists():
+        # Name the base by its spec, so load_model(output_dir) finds it (a cache path would not travel).
+        d = json.loads(adapter_cfg.read_text())
+        d["base_model_name_or_path"] = cfg.model
+        adapter_cfg.write_text(json.dumps(d, indent=2))
+    runtime = result.metrics.get("train_runtime", 0.0)
+    tokens = int(getattr(trainer, "_total_train_tokens", 0))
+    losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
+    metrics = {
+        "status": "done",
+        "model": cfg.model,
+        "full_finetune": cfg.full_finetune,
+        "resumed_from": resumed,
+        "world_size": world_size(),
+        "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps,
+        "effective_batch_size": trainer.args.gradient_accumulation_steps
+        * cfg.per_device_train_batch_size
+        * world_size(),
+        "global_step": trainer.state.global_step,
+        "train_loss": result.metrics.get("train_loss"),
+        "first_loss": losses[0] if losses else None,
+        "last_loss": losses[-1] if losses else None,
+        "train_runtime_s": runtime,
+        "wall_s": round(time.perf_counter() - t0, 2),
+        "tokens_seen": tokens,
+        "tokens_per_s": round(tokens / runtime, 1) if runtime else None,
+        "data": report,
+        "log_history": trainer.state.log_history,
+    }
+    atomic_write_json(output_dir / METRICS, metrics)
+    return metrics
+
+
+def train(
+    cfg: TrainConfig, samples_path: str | Path, output_dir: str | Path, callbacks: list | None = None
+) -> Path:
+    """Train on the samples JSONL; returns `output_dir`, which holds the adapter (or full model) when done.
+
+    Idempotent: a finished output dir is returned as is (unless `cfg.overwrite`); a killed one resumes from
+    its last checkpoint.
+    """
+    import torch
+
+    out = Path(output_dir)
+    if cfg.torch_threads:
+        torch.set_num_threads(cfg.torch_threads)
+    if (out / METRICS).exists() and not cfg.overwrite:
+        print(f"{out}: already trained ({METRICS} present); pass overwrite=true to train again")
+        return out
+    if cfg.overwrite and out.exists() and is_main_process():
+        for p in out.glob("checkpoint-*"):
+            shutil.rmtree(p)
+        for name in (METRICS, INPUTS):
+            (out / name).unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    inputs = {"samples": str(samples_path), "samples_sha1": file_sha1(samples_path), "config": to_dict(cfg)}
+    resume = None if cfg.overwrite else _check_resume(cfg, out, inputs)
+    samples = load_samples(samples_path)
+    from open_toolace.models import load_tokenizer
+
+    tok = load_tokenizer(cfg.model)
+    rows, report = prepare_samples(samples, tok, cfg.max_length)
+    if not rows:
+        raise ValueError(f"{samples_path}: every sample lost its completion to max_length={cfg.max_length}")
+    if is_main_process():
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, out / CONFIG)
+        atomic_write_json(out / INPUTS, inputs)
+        print(
+            f"samples: {report['samples']} kept of {report['samples_in']}, {report['dropped_truncated']} dropped "
+            f"(completion cut away by max_length={cfg.max_length}), {report['truncated_kept']} cut but kept; "
+            f"{report['tokens']} tokens, {report['loss_tokens']} in completions"
+        )
+        if resume:
+            print(f"resuming from {resume}")
+    trainer = make_trainer(cfg, rows, out, callbacks)
+    result = trainer.train(resume_from_checkpoint=resume)
+    _finalize(trainer, cfg, out, report, result, resume, t0)
+    return out
