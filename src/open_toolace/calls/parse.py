@@ -53,6 +53,14 @@ def parse_calls(text: str) -> list[ToolCall]:
         raise CallParseError("not_text", f"expected model output text, got {type(text).__name__}")
     if len(text) > MAX_CHARS:
         raise CallParseError("too_long", f"{len(text)} characters is over the {MAX_CHARS} limit")
+    whole = text.strip()
+    if whole.startswith(("[", "{")) or _WHOLE_CALL.match(whole):
+        # A text that is exactly a payload is read as is, before any clean-up below could touch
+        # a string argument that happens to contain "<think>" or "<tool_call>".
+        try:
+            return _parse_payload(whole)
+        except CallParseError:
+            pass
     text = _SPECIAL.sub("", _THINK.sub(" ", text)).strip()
     if not text:
         return []
@@ -89,12 +97,14 @@ def _parse_region(text: str, in_block: bool) -> list[ToolCall]:
     payload = _unwrap(text)
     if payload.startswith(("[", "{")) or _WHOLE_CALL.match(payload):
         try:
-            return _parse_payload(payload)
+            value = _read_payload(payload)
         except CallParseError as e:
-            # A value that parsed but is not a call (`[1, 2]`, `{"a": 1}`) is an error; text that
-            # merely starts with a bracket ("[Note] ...") is prose unless it is call-shaped.
-            if e.reason != "syntax" and e.reason != "bad_json" or _is_call_shaped(payload):
+            # Unreadable: an error if it is call-shaped, else prose such as "[Note] ..." (scan it).
+            if _is_call_shaped(payload):
                 whole_err = e
+        else:
+            # Readable as a whole: the verdict is final, e.g. `[1, 2]` or `["f(a=1)"]` is not_a_call.
+            return _calls_from_value(value)
     calls, err = _scan(text)
     if err is not None:
         raise err
@@ -200,10 +210,27 @@ def _skip_string(text: str, j: int) -> int:
 
 def _parse_payload(s: str) -> list[ToolCall]:
     """One payload: a pythonic call/list of calls, or a JSON call object/list of them."""
+    return _calls_from_value(_read_payload(s))
+
+
+def _read_payload(s: str) -> Any:
+    """Decoded JSON (for `{...}` / `[{...}]`) or a pythonic `ast` expression body."""
     s = s.strip()
     if s.startswith("{") or re.match(r"\[\s*\{", s):
-        return call_from_obj(_loads_any(s))
-    return _parse_pythonic(s)
+        return _loads_any(s)
+    return _ast_parse(s, "syntax").body
+
+
+def _calls_from_value(value: Any) -> list[ToolCall]:
+    if not isinstance(value, ast.AST):
+        return call_from_obj(value)
+    elts = value.elts if isinstance(value, (ast.List, ast.Tuple)) else [value]
+    calls = []
+    for node in elts:
+        if not isinstance(node, ast.Call):
+            raise CallParseError("not_a_call", f"expected a function call, got {_describe(node)}")
+        calls.append(_call_from_node(node))
+    return calls
 
 
 def _loads_any(s: str) -> Any:
@@ -218,17 +245,6 @@ def _loads_any(s: str) -> Any:
         return literal_from_text(s, bad_reason="bad_json")
     except CallParseError as e:
         raise (json_err if e.reason == "bad_json" else e) from None
-
-
-def _parse_pythonic(s: str) -> list[ToolCall]:
-    body = _ast_parse(s, "syntax").body
-    elts = body.elts if isinstance(body, (ast.List, ast.Tuple)) else [body]
-    calls = []
-    for node in elts:
-        if not isinstance(node, ast.Call):
-            raise CallParseError("not_a_call", f"expected a function call, got {_describe(node)}")
-        calls.append(_call_from_node(node))
-    return calls
 
 
 def _ast_parse(s: str, bad_reason: str) -> ast.Expression:
