@@ -66,6 +66,11 @@ CORPUS: list[tuple[str, str, object]] = [
     ("list of strings", '["f(a=1)"]', "!not_a_call"),
     ("python tag", '<|python_tag|>{"name": "f", "parameters": {}}<|eot_id|>', [F("f", {})]),
     ("think then call", "<think>I could use [h(a=1)] but no.</think>[g(b=2)]", [F("g", {"b": 2})]),
+    ("think unclosed", "<think>I will call [h(a=1)] once I", []),
+    ("think close only", "so [h(a=1)]?</think>\n[g(b=2)]", [F("g", {"b": 2})]),
+    ("json args alias", '{"name": "f", "args": {"a": 1}}', [F("f", {"a": 1})]),
+    ("json arguments at top level", '{"name": "f", "city": "Paris"}', "!bad_json"),
+    ("json two argument keys", '{"name": "f", "arguments": {}, "parameters": {"a": 1}}', "!bad_json"),
     ("think then prose", "<think>[h(a=1)]</think>No tool is needed.", []),
     # --- unicode
     (

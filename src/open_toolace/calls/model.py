@@ -5,7 +5,7 @@ JSON-shaped calls come in several dialects; `call_from_obj` accepts all of them 
 
     {"name": "f", "arguments": {...}}            # ours, Hermes/Qwen <tool_call>, glaive, ToolACE
     {"name": "f", "arguments": "{...}"}          # OpenAI: arguments as a JSON string
-    {"name": "f", "parameters": {...}}           # Llama 3.x, ToolRL
+    {"name": "f", "parameters": {...}}           # Llama 3.x, ToolRL ("args" is read too)
     {"type": "function", "function": {...}}      # OpenAI tool_calls item
 """
 
@@ -138,6 +138,10 @@ def _arguments(raw: Any, name: str) -> dict[str, Any]:
     return raw
 
 
+_ARG_KEYS = ("arguments", "parameters", "args")
+_CALL_KEYS = {"name", *_ARG_KEYS, "id", "type", "index", "call_id"}  # the rest are OpenAI bookkeeping
+
+
 def call_from_obj(obj: Any) -> list[ToolCall]:
     """Interpret a decoded JSON value as calls: one call object, a list of them, or `[]` (no call)."""
     if isinstance(obj, list):
@@ -159,5 +163,13 @@ def call_from_obj_single(obj: Any) -> list[ToolCall]:
     name = obj.get("name")
     if not isinstance(name, str) or not name.strip():
         raise CallParseError("bad_json", f"a call object needs a non-empty string 'name', got {obj!r:.120}")
-    raw = obj["arguments"] if "arguments" in obj else obj.get("parameters")
+    arg_keys = [k for k in _ARG_KEYS if k in obj]
+    if len(arg_keys) > 1:
+        raise CallParseError("bad_json", f"call {name!r} has both {arg_keys[0]!r} and {arg_keys[1]!r}")
+    extra = sorted(set(obj) - _CALL_KEYS)
+    if extra:  # e.g. arguments spread at top level: refuse rather than drop them silently
+        raise CallParseError(
+            "bad_json", f"call {name!r} has unexpected keys {extra}; put arguments under 'arguments'"
+        )
+    raw = obj[arg_keys[0]] if arg_keys else None
     return [ToolCall(name.strip(), _arguments(raw, name))]

@@ -3,7 +3,7 @@
 `parse_calls(text)` returns `[]` for "no call" (empty text, plain prose, an explicit `[]`) and raises
 `CallParseError` when the text *tries* to be a call and cannot be read. How a text is read:
 
-1. Reasoning (`<think>...</think>`) and special tokens at the ends (`<|python_tag|>`, `<|eot_id|>`)
+1. Reasoning (`<think>...</think>`, or an unclosed `<think>...` cut off before an answer) and special tokens at the ends (`<|python_tag|>`, `<|eot_id|>`)
    are dropped.
 2. If there are call tags (`<tool_call>`, BFCL's `<TOOLCALL>`, glaive's `<functioncall>`), only their
    contents count, and each tag must hold at least one call (or `[]`).
@@ -42,7 +42,6 @@ _WHOLE_CALL = re.compile(rf"{_NAME}\(")  # no space: "Paris (France)" is prose
 _KW_CALL = re.compile(rf"{_NAME}\s*\(\s*(?:\)|[^\W\d]\w*\s*=(?!=))")
 _NAME_KEY = re.compile(r"[\"'](?:name|function)[\"']\s*:")
 _TAG = re.compile(r"<(tool_?call|function_?call)>(.*?)(?:</\1>|(?=<\1>)|\Z)", re.I | re.S)
-_THINK = re.compile(r"<think>.*?</think>", re.S)
 _SPECIAL = re.compile(r"^\s*(?:<\|\w+\|>\s*)+|(?:\s*<\|\w+\|>)+\s*$")
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
@@ -61,7 +60,7 @@ def parse_calls(text: str) -> list[ToolCall]:
             return _parse_payload(whole)
         except CallParseError:
             pass
-    text = _SPECIAL.sub("", _THINK.sub(" ", text)).strip()
+    text = _SPECIAL.sub("", _drop_reasoning(text)).strip()
     if not text:
         return []
     tags = list(_TAG.finditer(text))
@@ -74,6 +73,16 @@ def parse_calls(text: str) -> list[ToolCall]:
             raise CallParseError("empty", f"<{m.group(1)}> block holds nothing")
         calls.extend(_parse_region(body, in_block=True))
     return calls
+
+
+def _drop_reasoning(text: str) -> str:
+    """The answer after the last `</think>` (the opening tag may sit in the prompt); an unclosed
+    `<think>` means the output was cut before any answer."""
+    if "</think>" in text:
+        return text.rsplit("</think>", 1)[1]
+    if "<think>" in text:
+        return text.split("<think>", 1)[0]
+    return text
 
 
 def try_parse_calls(text: str) -> tuple[list[ToolCall] | None, str | None]:
