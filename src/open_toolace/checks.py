@@ -87,6 +87,56 @@ def _walk_schema(s: Any, path: str):
                 yield from _walk_schema(v, f"{path}.{key}[{i}]")
 
 
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+_SCHEMA_ONE = ("items", "additionalProperties", "not", "contains", "if", "then", "else", "propertyNames")
+_SCHEMA_LISTS = ("prefixItems", "anyOf", "oneOf", "allOf")
+
+
+def _skeleton(s: Any) -> Any:
+    """The schema without free text and extension keys: the same meta-schema verdict, far more cache hits."""
+    if not isinstance(s, dict):
+        return s
+    out = {}
+    for k, v in s.items():
+        if k == "default" or str(k).startswith("x-") or (k == "examples" and isinstance(v, list)):
+            continue
+        if k in ("description", "title", "$comment") and isinstance(v, str):
+            continue
+        if k in _SCHEMA_MAPS and isinstance(v, dict):
+            out[k] = {n: _skeleton(x) for n, x in v.items()}
+        elif k in _SCHEMA_ONE:
+            out[k] = _skeleton(v)
+        elif k in _SCHEMA_LISTS and isinstance(v, list):
+            out[k] = [_skeleton(x) for x in v]
+        else:
+            out[k] = v
+    return out
+
+
+@lru_cache(maxsize=16384)
+def _meta_errors_cached(key: str) -> tuple[tuple[tuple, str], ...]:
+    errors = sorted(_META.iter_errors(json.loads(key)), key=lambda e: [str(p) for p in e.absolute_path])
+    return tuple((tuple(e.absolute_path), e.message) for e in errors)
+
+
+def _meta_errors(params: dict) -> list[tuple[tuple, str]]:
+    """Draft 2020-12 meta-schema errors as (path, message); each property schema is checked (and cached) alone,
+    which is valid because every subschema must itself be a schema — and ~10x faster on real tool sets."""
+    sk = _skeleton(params)
+    props = sk.get("properties")
+    if not isinstance(props, dict):
+        return list(_meta_errors_cached(json.dumps(sk, sort_keys=True, default=repr)))
+    top = {**sk, "properties": {}}  # names and a well-formed `required` do not change the verdict
+    req = sk.get("required")
+    if isinstance(req, list) and all(isinstance(r, str) for r in req) and len(set(req)) == len(req):
+        top["required"] = []
+    errors = list(_meta_errors_cached(json.dumps(top, sort_keys=True, default=repr)))
+    for n, sub in props.items():
+        for path, msg in _meta_errors_cached(json.dumps(sub, sort_keys=True, default=repr)):
+            errors.append((("properties", n, *path), msg))
+    return errors
+
+
 @lru_cache(maxsize=8192)
 def _tool_reasons_cached(key: str) -> tuple[Reason, ...]:
     d = json.loads(key)
@@ -113,10 +163,9 @@ def _tool_reasons_cached(key: str) -> tuple[Reason, ...]:
             )
         )
         return tuple(out)
-    errors = sorted(_META.iter_errors(params), key=lambda e: list(e.absolute_path))
-    for err in errors[:_MAX_SCHEMA_ERRORS]:
-        where = "".join(f"[{p!r}]" for p in err.absolute_path)
-        out.append(Reason("invalid_schema", f"tool {name!r}: parameters{where}: {err.message}"))
+    for path, msg in _meta_errors(params)[:_MAX_SCHEMA_ERRORS]:
+        where = "".join(f"[{p!r}]" for p in path)
+        out.append(Reason("invalid_schema", f"tool {name!r}: parameters{where}: {msg}"))
     for path, sub in _walk_schema(params, "parameters"):
         req, props = sub.get("required"), sub.get("properties")
         if isinstance(req, list) and (isinstance(props, dict) or sub.get("type") == "object"):

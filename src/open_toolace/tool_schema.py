@@ -39,6 +39,32 @@ class ToolFormatError(ValueError):
     """A tool definition that cannot be converted; the message names the field, what was found, what is expected."""
 
 
+_BARE_TYPE_RE = re.compile(r"(['\"]type['\"]\s*:\s*)([A-Za-z_][\w\[\], ]*?)(?=\s*[,}])")
+_INNER_QUOTE_RE = re.compile(r"(?<=[A-Za-z])'(?=[A-Za-z])")
+
+
+def loads_definition(text: str, where: str) -> Any:
+    """JSON, or a Python literal (API-Bank prints tool docs with ``repr``); parsed as data, never evaluated.
+
+    Two defects of API-Bank's printed docs are repaired when the text does not parse as it is: bare type
+    names (``'type': str``) and unescaped apostrophes inside single-quoted strings (``'the user's name'``).
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        err = f"{e.msg} at char {e.pos}"
+    lit = ""
+    for candidate in (text, _INNER_QUOTE_RE.sub("\\'", _BARE_TYPE_RE.sub(r"\1'\2'", text))):
+        try:
+            return ast.literal_eval(candidate.strip())
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError) as e:
+            lit = lit or f"{type(e).__name__}: {str(e).splitlines()[0][:80] if str(e) else ''}"
+    raise ToolFormatError(
+        f"{where}: a string was given but it is neither JSON ({err}) nor a Python literal ({lit}); "
+        f"text starts {text[:80]!r}"
+    )
+
+
 def show(value: Any, limit: int = 80) -> str:
     text = json.dumps(value, ensure_ascii=False, default=repr) if not isinstance(value, str) else repr(value)
     return f"{type(value).__name__} {text[:limit]}{'...' if len(text) > limit else ''}"
@@ -202,14 +228,9 @@ def object_schema(params: Any, where: str) -> dict:
     if params is None:
         return {"type": "object", "properties": {}}
     if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except json.JSONDecodeError as e:
-            raise ToolFormatError(
-                f"{where}: a string was given but it is not JSON ({e.msg} at char {e.pos})"
-            ) from None
+        params = loads_definition(params, where)
     out = normalize_schema(params, where)
-    if "type" not in out and "properties" in out:
+    if "type" not in out and ("properties" in out or not out):  # `{}` = a tool without parameters
         out = {"type": "object", **out}
     if out.get("type") != "object":
         raise ToolFormatError(
@@ -246,12 +267,7 @@ def params_from_doc(params: Any, where: str, required: list | None, rule: str) -
     if params is None:
         params = {}
     if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except json.JSONDecodeError as e:
-            raise ToolFormatError(
-                f"{where}: a string was given but it is not JSON ({e.msg} at char {e.pos})"
-            ) from None
+        params = loads_definition(params, where)
     if not isinstance(params, dict):
         raise ToolFormatError(
             f'{where}: expected an object {{"param": {{"type": ..., "description": ...}}}}, found {show(params)}'
@@ -269,8 +285,8 @@ def params_from_doc(params: Any, where: str, required: list | None, rule: str) -
             spec.pop("default")  # ToolRL writes "" for "no default"
         if "choices" in spec and "enum" not in spec:
             spec["enum"] = spec.pop("choices")
-        for k in ("example", "example_values"):
-            if k in spec:
+        for k in ("example", "example_values", "examples"):
+            if k in spec:  # JSON Schema's `examples` is an array; the data sets write one value or a list
                 ex = spec.pop(k)
                 spec.setdefault("examples", ex if isinstance(ex, list) else [ex])
         explicit = spec.pop("required", None) if isinstance(spec.get("required"), bool) else None

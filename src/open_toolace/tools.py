@@ -14,8 +14,8 @@ API-Bank) and ``parse_tool`` detects which one it got. Type names are normalised
 
 from __future__ import annotations
 
+import contextlib
 import copy
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +24,7 @@ from open_toolace.tool_schema import (
     ToolFormatError,
     check_description,
     check_name,
+    loads_definition,
     object_schema,
     params_from_doc,
     show,
@@ -159,12 +160,7 @@ def parse_tool(obj: Any) -> Tool:
     if isinstance(obj, Tool):
         return obj
     if isinstance(obj, str):
-        try:
-            obj = json.loads(obj)
-        except json.JSONDecodeError as e:
-            raise ToolFormatError(
-                f"tool definition is a string but not JSON ({e.msg} at char {e.pos})"
-            ) from None
+        obj = loads_definition(obj, "tool definition")
     if not isinstance(obj, dict):
         raise ToolFormatError(f"tool definition must be a JSON object, found {show(obj)}")
     if isinstance(obj.get("function"), dict):
@@ -179,11 +175,8 @@ def parse_tool(obj: Any) -> Tool:
         )
     params = obj.get("parameters")
     if isinstance(params, str):
-        try:
-            params = json.loads(params)
-        except json.JSONDecodeError:
-            pass  # reported by the converter with the field name
-        else:
+        with contextlib.suppress(ToolFormatError):  # if unreadable, the converter reports it by field name
+            params = loads_definition(params, "parameters")
             obj = {**obj, "parameters": params}
     if params is None or _is_schema(params):
         return tool_from_openai(obj)
@@ -193,10 +186,7 @@ def parse_tool(obj: Any) -> Tool:
 def parse_tools(obj: Any) -> list[Tool]:
     """A list of tool definitions (or a JSON string of one, as in ShareGPT ``tools`` fields)."""
     if isinstance(obj, str):
-        try:
-            obj = json.loads(obj) if obj.strip() else []
-        except json.JSONDecodeError as e:
-            raise ToolFormatError(f"tool list is a string but not JSON ({e.msg} at char {e.pos})") from None
+        obj = loads_definition(obj, "tool list") if obj.strip() else []
     if isinstance(obj, dict):
         obj = [obj]
     if not isinstance(obj, list):
