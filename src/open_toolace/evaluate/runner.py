@@ -1,0 +1,328 @@
+"""Evaluation runs: items -> prompts -> one greedy batched generation -> scorer -> run directory.
+
+    from open_toolace.evaluate import evaluate_bfcl
+    from open_toolace.generation import make_generator
+    scores = evaluate_bfcl(make_generator("hf", "embedded:smollm2-135m"), ["simple_python"], limit=20,
+                           out_dir="runs/eval/smollm2")
+
+Run directory: `results.jsonl` (one scored row per item: id, category, output, decoded, valid, error_type,
+...), `scores.json`, `report.md`, `scores.png`, `eval_config.yaml`, `manifest.json`.
+
+Resumable: rows already in results.jsonl keep their generated output (only missing items are generated);
+rows are appended and fsync'ed after every `save_every` items. Every row is re-scored from its stored raw
+output at the end, so a scorer fix never needs a new generation. Pending items are sorted longest prompt
+first before they are cut into `save_every` chunks, so each generate call gets prompts of similar length.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from open_toolace.evaluate.aggregate import compute_scores
+from open_toolace.evaluate.bfcl import item_messages, load_bfcl, prompt_functions, resolve_categories
+from open_toolace.evaluate.scoring import score_bfcl
+from open_toolace.io import Manifest, atomic_write_json, write_jsonl
+
+RESULTS = "results.jsonl"
+# settings that change what the model generates: a run dir's outputs are reused only if these agree
+GENERATION_KEYS = ("model", "adapter", "backend", "max_new_tokens")
+
+
+@dataclass
+class EvalConfig:
+    model: str = field(
+        default="embedded:smollm2-135m", metadata={"help": "model spec (models.load_model) or served name"}
+    )
+    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter directory on top of the model"})
+    backend: str = field(default="hf", metadata={"help": "generation backend: hf, vllm or openai"})
+    benchmark: str = field(default="bfcl", metadata={"help": "benchmark to run (bfcl); ignored with dataset"})
+    categories: str = field(
+        default="all", metadata={"help": "comma list of BFCL categories / groups (all, non_live, live, ...)"}
+    )
+    limit: int | None = field(default=None, metadata={"help": "first N items per category (None: all)"})
+    dataset: str | None = field(
+        default=None, metadata={"help": "a BFCL-format question file instead of the benchmark"}
+    )
+    answers: str | None = field(
+        default=None, metadata={"help": "possible-answer file for dataset (else its ground_truth field)"}
+    )
+    out: str | None = field(
+        default=None, metadata={"help": "run directory (default runs/eval/<model>[-<adapter>])"}
+    )
+    batch_size: int | None = field(
+        default=None, metadata={"help": "backend batch size (hf); None: backend default"}
+    )
+    save_every: int = field(
+        default=128, metadata={"help": "items per generate call; results are saved after each"}
+    )
+    max_new_tokens: int = field(default=256, metadata={"help": "generation budget per answer (greedy)"})
+    seed: int = field(default=0, metadata={"help": "generation seed"})
+    backend_args: dict = field(
+        default_factory=dict, metadata={"help": "extra make_generator kwargs (base_url, dtype, ...)"}
+    )
+    fresh: bool = field(default=False, metadata={"help": "discard results already in the run directory"})
+    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+
+
+def default_out_dir(cfg: EvalConfig) -> Path:
+    def slug(s: str) -> str:
+        return re.sub(r"[^A-Za-z0-9._-]+", "_", s.rstrip("/")).strip("_")[-60:]
+
+    name = slug(cfg.model) + (f"-{slug(Path(cfg.adapter).name)}" if cfg.adapter else "")
+    if cfg.dataset:
+        name += f"-{slug(Path(cfg.dataset).stem)}"
+    return Path("runs") / "eval" / name
+
+
+def load_results(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Rows of an existing results.jsonl by id (last row wins); an unreadable line (a run killed mid-write)
+    is skipped with a warning, so its item is simply generated again."""
+    p = Path(path)
+    rows: dict[str, dict[str, Any]] = {}
+    if not p.exists():
+        return rows
+    bad = 0
+    with p.open(encoding="utf-8") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                bad += 1
+                continue
+            if (
+                isinstance(row, dict)
+                and isinstance(row.get("id"), str)
+                and isinstance(row.get("output"), str)
+            ):
+                rows[row["id"]] = row
+            elif not (isinstance(row, dict) and row.get("error_type") == "prompt_error"):
+                bad += 1
+    if bad:
+        print(
+            f"warning: {p}: {bad} unreadable line(s) skipped; those items are generated again",
+            file=sys.stderr,
+        )
+    return rows
+
+
+def score_row(item: dict[str, Any], output: str) -> dict[str, Any]:
+    verdict = score_bfcl(output, item, item["category"])
+    decoded = verdict.get("decoded")
+    row = {"id": item["id"], "category": item["category"], "output": output, **verdict}
+    row["n_calls"] = len(decoded) if isinstance(decoded, list) else None
+    return row
+
+
+def _requests(items: list[dict[str, Any]], prompts: Any) -> tuple[list[list[dict]], list[dict], list[dict]]:
+    """Chat requests for the items whose prompt renders; the others become rejected rows."""
+    from open_toolace.prompts import render_invocation
+
+    ok, requests, failed = [], [], []
+    for item in items:
+        try:
+            requests.append(render_invocation(prompt_functions(item), item_messages(item), prompts=prompts))
+            ok.append(item)
+        except Exception as e:  # a bad item must not stop the run; it is recorded as invalid
+            failed.append(
+                {
+                    "id": item["id"],
+                    "category": item["category"],
+                    "output": None,
+                    "valid": False,
+                    "error_type": "prompt_error",
+                    "error": f"{type(e).__name__}: {e}",
+                    "decoded": None,
+                }
+            )
+    return requests, ok, failed
+
+
+def _check_reuse(out_dir: Path, meta: dict[str, Any], fresh: bool) -> None:
+    path = out_dir / "generation.json"
+    results = out_dir / RESULTS
+    if fresh and results.exists():
+        results.unlink()
+    if results.exists() and path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        diff = {k: (old.get(k), meta.get(k)) for k in GENERATION_KEYS if old.get(k) != meta.get(k)}
+        if diff:
+            raise ValueError(
+                f"{out_dir} holds outputs generated with other settings {diff}; use another --out or --fresh"
+            )
+    atomic_write_json(path, {k: meta.get(k) for k in GENERATION_KEYS})
+
+
+def evaluate_items(
+    generator: Any,
+    items: list[dict[str, Any]],
+    out_dir: str | Path,
+    *,
+    bfcl_groups: bool = True,
+    save_every: int = 128,
+    max_new_tokens: int = 256,
+    seed: int = 0,
+    progress: bool = True,
+    meta: dict[str, Any] | None = None,
+    rejects: list[dict] | None = None,
+    fresh: bool = False,
+    prompts: Any = None,
+) -> dict[str, Any]:
+    """Generate what is missing, score everything, write the run directory; returns the scores dict."""
+    from open_toolace.evaluate.report import write_chart, write_report
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    meta = dict(meta or {})
+    meta.setdefault("max_new_tokens", max_new_tokens)
+    _check_reuse(out, meta, fresh)
+    ids = [it["id"] for it in items]
+    if len(set(ids)) != len(ids):
+        raise ValueError("item ids must be unique")
+    results_path = out / RESULTS
+    done = load_results(results_path)
+    pending = [it for it in items if it["id"] not in done]
+    requests, gen_items, failed = _requests(pending, prompts)
+    order = sorted(range(len(requests)), key=lambda i: -len(json.dumps(requests[i])))
+    step = max(1, save_every)
+
+    bar = None
+    if progress and gen_items:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(gen_items), desc="eval: generate", unit="item")
+    t0, generated = time.perf_counter(), 0
+    with results_path.open("a", encoding="utf-8") as f:
+        for start in range(0, len(order), step):
+            chunk = order[start : start + step]
+            outs = generator.generate(
+                [requests[i] for i in chunk],
+                n=1,
+                temperature=0.0,
+                max_new_tokens=max_new_tokens,
+                seed=seed,
+                progress=False,
+            )
+            for i, texts in zip(chunk, outs, strict=True):
+                row = score_row(gen_items[i], texts[0])
+                done[row["id"]] = row
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+            generated += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+    if bar is not None:
+        bar.close()
+    gen_seconds = time.perf_counter() - t0
+
+    # Re-score every row from its raw output (resumed rows included) and rewrite the file deduplicated,
+    # keeping rows of items outside this run (e.g. a larger --limit earlier) untouched at the end.
+    by_id = {it["id"]: it for it in items}
+    rows = [score_row(by_id[i], done[i]["output"]) for i in ids if i in done]
+    rows += failed
+    wanted = set(ids)
+    write_jsonl(results_path, rows + [r for i, r in done.items() if i not in wanted])
+
+    scores = compute_scores(rows, bfcl_groups=bfcl_groups)
+    scores.update(meta)
+    scores["n_items"] = len(rows)
+    scores["rejects"] = rejects or []
+    scores["timing"] = {
+        "generated_items": generated,
+        "generation_seconds": round(gen_seconds, 2),
+        "items_per_second": round(generated / gen_seconds, 3) if generated and gen_seconds else None,
+    }
+    atomic_write_json(out / "scores.json", scores)
+    write_report(out, scores, rows)
+    write_chart(out / "scores.png", scores)
+    Manifest.open(out).mark_done("eval", n_items=len(rows), generated=generated)
+    return scores
+
+
+def evaluate_bfcl(
+    generator: Any,
+    categories: str | list[str],
+    limit: int | None = None,
+    out_dir: str | Path = "runs/eval/bfcl",
+    **kw: Any,
+) -> dict[str, Any]:
+    """Run BFCL `categories` (names or groups), first `limit` items each; see `evaluate_items` for kw."""
+    cats = resolve_categories(categories)
+    meta = {"benchmark": "bfcl", "categories_run": cats, "limit": limit, **kw.pop("meta", {})}
+    return evaluate_items(generator, load_bfcl(cats, limit), out_dir, meta=meta, **kw)
+
+
+def evaluate_dataset(
+    generator: Any,
+    path: str | Path,
+    out_dir: str | Path,
+    answers: str | Path | None = None,
+    limit: int | None = None,
+    **kw: Any,
+) -> dict[str, Any]:
+    """Run a BFCL-format file (see evaluate.dataset for the format); rejected records go to rejects.jsonl."""
+    from open_toolace.evaluate.dataset import load_dataset
+
+    items, rejects = load_dataset(path, answers)
+    if limit is not None:
+        items = items[:limit]
+    if rejects:
+        write_jsonl(Path(out_dir) / "rejects.jsonl", rejects)
+        print(
+            f"warning: {len(rejects)} record(s) of {path} rejected (see {Path(out_dir) / 'rejects.jsonl'})",
+            file=sys.stderr,
+        )
+    if not items:
+        raise ValueError(f"{path}: no usable records ({len(rejects)} rejected)")
+    meta = {
+        "benchmark": "dataset",
+        "dataset": str(path),
+        "answers": str(answers) if answers else None,
+        **kw.pop("meta", {}),
+    }
+    return evaluate_items(generator, items, out_dir, meta=meta, rejects=rejects, bfcl_groups=False, **kw)
+
+
+def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
+    """The `toolace eval` job: build the generator (unless given), run, save the resolved config."""
+    from open_toolace.config import save_config
+
+    out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
+    cfg = replace(cfg, out=str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, out / "eval_config.yaml")
+    # fail on a bad category or a missing file before a model is loaded
+    if cfg.dataset:
+        if not Path(cfg.dataset).exists():
+            raise FileNotFoundError(f"dataset file not found: {cfg.dataset}")
+    elif cfg.benchmark != "bfcl":
+        raise ValueError(f"unknown benchmark {cfg.benchmark!r} (bfcl; or use --dataset FILE)")
+    else:
+        resolve_categories(cfg.categories)
+    if generator is None:
+        from open_toolace.generation import make_generator
+
+        kw = dict(cfg.backend_args)
+        if cfg.batch_size is not None:
+            kw["batch_size"] = cfg.batch_size
+        generator = make_generator(cfg.backend, cfg.model, adapter=cfg.adapter, **kw)
+    common = {
+        "save_every": cfg.save_every,
+        "max_new_tokens": cfg.max_new_tokens,
+        "seed": cfg.seed,
+        "progress": cfg.progress,
+        "fresh": cfg.fresh,
+        "meta": {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.backend, "config": asdict(cfg)},
+    }
+    if cfg.dataset:
+        return evaluate_dataset(generator, cfg.dataset, out, answers=cfg.answers, limit=cfg.limit, **common)
+    return evaluate_bfcl(generator, cfg.categories, cfg.limit, out, **common)
