@@ -1,0 +1,265 @@
+"""Self-evolution steps (open_toolace.evolve) on a scripted fake generator: no model, milliseconds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from open_toolace import evolve
+from open_toolace.calls import ToolCall
+
+WEATHER = {
+    "name": "get_weather",
+    "description": "Current weather for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "description": "City name"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "Unit"},
+        },
+        "required": ["city"],
+    },
+}
+CONVERT = {
+    "name": "convert_currency",
+    "description": "Convert an amount between currencies.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "amount": {"type": "number", "description": "Amount"},
+            "to": {"type": "string", "description": "Target currency"},
+        },
+        "required": ["amount", "to"],
+    },
+}
+
+
+class ScriptedGenerator:
+    """Satisfies the Generator protocol: `script(request_text, n) -> list[str]` answers each request."""
+
+    def __init__(self, script):
+        self.script = script
+        self.calls = []
+
+    def generate(
+        self,
+        requests,
+        *,
+        n=1,
+        temperature=0.0,
+        top_k=None,
+        top_p=None,
+        max_new_tokens=256,
+        stop=None,
+        seed=0,
+        progress=True,
+    ):
+        self.calls.append({"n": n, "temperature": temperature, "top_k": top_k, "count": len(requests)})
+        out = []
+        for req in requests:
+            text = "\n".join(m["content"] for m in req)
+            res = list(self.script(text, n))
+            assert len(res) == n
+            out.append(res)
+        return out
+
+
+def query(i: int, text: str) -> dict:
+    return {
+        "id": f"q{i}",
+        "messages": [{"role": "user", "content": text}],
+        "tools": [],
+        "calls": None,
+        "meta": {},
+    }
+
+
+def test_generate_tools_parses_and_records_rejections():
+    outputs = {
+        "weather in Paris": "Sure! Here are the tools:\n```json\n" + json.dumps([WEATHER, CONVERT]) + "\n```",
+        "convert 5 dollars": json.dumps({"tools": [CONVERT, {"name": "", "parameters": 3}]}),
+        "garbage please": "I cannot do that [[[ {",
+        "a number": "42",
+        "all bad": json.dumps([{"description": "no name"}]),
+        "dupes": json.dumps([WEATHER, WEATHER]),
+    }
+
+    def script(text, n):
+        for q, out in outputs.items():
+            if q in text:
+                return [out] * n
+        raise AssertionError(text)
+
+    gen = ScriptedGenerator(script)
+    qs = [query(i, q) for i, q in enumerate(outputs)]
+    kept, rejected = evolve.generate_tools(gen, qs, m=3, temperature=1.0, top_k=50, progress=False)
+    assert gen.calls[0]["temperature"] == 1.0 and gen.calls[0]["top_k"] == 50 and gen.calls[0]["n"] == 1
+    by_id = {it["id"]: it for it in kept}
+    assert [t["name"] for t in by_id["q0"]["tools"]] == ["get_weather", "convert_currency"]
+    assert [t["name"] for t in by_id["q1"]["tools"]] == ["convert_currency"]
+    assert by_id["q1"]["meta"]["tool_problems"], "the broken second tool must be recorded"
+    assert [t["name"] for t in by_id["q5"]["tools"]] == ["get_weather"]
+    assert by_id["q5"]["meta"]["tool_problems"][0]["reason"] == "duplicate_name"
+    reasons = {r["id"]: r["reason"] for r in rejected}
+    assert reasons == {"q2": "bad_json", "q3": "not_a_list", "q4": "no_valid_tool"}
+    assert all(r["step"] == "tools" and "output" in r for r in rejected)
+    assert len(kept) + len(rejected) == len(qs), "nothing is lost silently"
+
+
+def test_majority_vote_canonical_agreement_and_threshold():
+    a = '[get_weather(city="Paris", unit="celsius")]'
+    a_reordered = '[get_weather(unit="celsius", city="Paris")]'
+    b = '[get_weather(city="Lyon")]'
+    v = evolve.majority_vote([a, a_reordered, b, a, "[get_weather(city="], threshold=0.6)
+    assert v.winner == [ToolCall("get_weather", {"city": "Paris", "unit": "celsius"})]
+    assert v.votes == 3 and v.total == 5 and v.agreement == pytest.approx(0.6)
+    assert sum(v.parse_errors.values()) == 1, "the truncated sample is counted as a parse error"
+
+    # the unparseable sample still counts in the denominator: 3/5 < 0.7
+    v = evolve.majority_vote([a, a_reordered, b, a, "[get_weather(city="], threshold=0.7)
+    assert v.winner is None and v.reason == "below_threshold"
+
+    # 1 and 1.0 are the same answer
+    v = evolve.majority_vote(["[f(x=1)]", "[f(x=1.0)]", "[f(x=2)]"], threshold=0.5)
+    assert v.winner is not None and v.votes == 2
+
+    v = evolve.majority_vote([a, a, b, b, "[]"], threshold=0.0)
+    assert v.winner is None and v.reason == "tie"
+    assert evolve.majority_vote([], 0.5).reason == "no_samples"
+    assert evolve.majority_vote(["f(", "[g(x=__import__('os'))]"], 0.5).reason == "no_parseable"
+    # parsed call lists are accepted too
+    v = evolve.majority_vote([[ToolCall("f", {"x": 1})]] * 2 + [[]], threshold=0.6)
+    assert v.winner == [ToolCall("f", {"x": 1})]
+
+
+def test_vote_items_drops_ties_and_no_call_winners():
+    items = [
+        {"id": "a", "samples": ["[f(x=1)]"] * 4 + ["[]"], "tools": [], "messages": []},
+        {"id": "b", "samples": ["[]"] * 5, "tools": [], "messages": []},
+        {"id": "c", "samples": ["[f(x=1)]", "[f(x=2)]"], "tools": [], "messages": []},
+    ]
+    kept, rejected, records = evolve.vote_items(items, threshold=0.6)
+    assert [it["id"] for it in kept] == ["a"]
+    assert kept[0]["calls"] == [{"name": "f", "arguments": {"x": 1}}] and "samples" not in kept[0]
+    assert kept[0]["meta"]["agreement"] == pytest.approx(0.8)
+    assert {r["id"]: r["reason"] for r in rejected} == {"b": "no_call_winner", "c": "tie"}
+    assert [r["id"] for r in records] == ["a", "b", "c"]
+    kept, _, _ = evolve.vote_items(items, threshold=0.6, keep_no_call=True)
+    assert [it["id"] for it in kept] == ["a", "b"] and kept[1]["calls"] == []
+
+
+def voted(i, calls, tools=(WEATHER, CONVERT), text="What is the weather in Paris?"):
+    return {
+        "id": f"v{i}",
+        "messages": [{"role": "user", "content": text}],
+        "tools": list(tools),
+        "calls": calls,
+        "meta": {},
+    }
+
+
+def test_rule_filter_drops_hallucinations_with_reasons():
+    items = [
+        voted(0, [{"name": "get_weather", "arguments": {"city": "Paris"}}]),
+        voted(1, [{"name": "get_forecast", "arguments": {"city": "Paris"}}]),
+        voted(2, [{"name": "get_weather", "arguments": {"city": "Paris", "zip": "75001"}}]),
+        voted(3, [{"name": "convert_currency", "arguments": {"amount": 5}}]),
+        voted(4, [{"name": "get_weather", "arguments": {"city": "Paris", "unit": "kelvin"}}]),
+        voted(5, [{"name": "convert_currency", "arguments": {"amount": "five", "to": "EUR"}}]),
+        {"id": "broken", "calls": [{"nme": "x"}], "messages": [], "tools": [{"name": 3}]},
+    ]
+    kept, rejected = evolve.rule_filter(items)
+    assert [it["id"] for it in kept] == ["v0"]
+    reasons = {r["id"]: r["reason"] for r in rejected}
+    assert reasons == {
+        "v1": "unknown_function",
+        "v2": "unknown_parameter",
+        "v3": "missing_required",
+        "v4": "enum_mismatch",
+        "v5": "type_mismatch",
+        "broken": "format_error",
+    }
+    assert all(r["step"] == "rules" for r in rejected)
+    assert all(r["reasons"] for r in rejected if r["id"] != "broken")
+
+
+def test_build_triplets_replay_share_and_tasks():
+    items = [voted(i, [{"name": "get_weather", "arguments": {"city": "Paris"}}]) for i in range(6)]
+    replay = [
+        {
+            "id": f"s{i}",
+            "prompt": [{"role": "user", "content": f"p{i}"}],
+            "completion": [{"role": "assistant", "content": "[]"}],
+            "task": "invocation",
+        }
+        for i in range(50)
+    ]
+    samples, rep = evolve.build_triplets(items, replay, replay_share=0.25, seed=1)
+    counts = rep["tasks"]
+    new = counts["tool_generation"] + counts["invocation"]
+    assert counts["tool_generation"] >= 1 and counts["invocation"] >= 1
+    assert counts["replay"] == round(new * 0.25 / 0.75)
+    assert len(samples) == new + counts["replay"]
+    assert sum(s["id"].startswith("replay:") for s in samples) == counts["replay"]
+    for s in samples:
+        assert s["prompt"] and s["completion"][0]["role"] == "assistant"
+    again, _ = evolve.build_triplets(items, replay, replay_share=0.25, seed=1)
+    assert again == samples, "deterministic under the seed"
+    none, rep0 = evolve.build_triplets(items, replay, replay_share=0.0, seed=1)
+    assert rep0["tasks"]["replay"] == 0 and len(none) == new
+    empty, rep = evolve.build_triplets([], replay, replay_share=0.5)
+    assert empty == [] and rep["tasks"]["replay"] == 0
+
+
+def test_build_triplets_non_identifier_names_and_skips_are_reported():
+    tool = dict(WEATHER, name="get-weather")
+    items = [
+        voted(0, [{"name": "get-weather", "arguments": {"city": "Paris"}}], tools=[tool]),
+        voted(1, [{"name": "missing_tool", "arguments": {}}], tools=[tool]),
+    ]
+    samples, rep = evolve.build_triplets(items, replay_share=0.0)
+    texts = [s["completion"][0]["content"] for s in samples if s["task"] == "invocation"]
+    assert '[get_weather(city="Paris")]' in texts, "names are made identifiers so the call renders"
+    assert rep["skipped"].get("invocation:call_to_unlisted_tool") == 1
+
+
+def test_one_round_with_malformed_outputs_never_crashes():
+    """A full round of pure steps where the model emits a mix of good, broken and hostile text."""
+    tool_outputs = [
+        json.dumps([WEATHER]),
+        "not json at all",
+        json.dumps([WEATHER, CONVERT]),
+        "```json\n[{\n```",
+    ]
+    inv = {
+        0: ['[get_weather(city="Paris")]'] * 4 + ['[get_weather(city="Rome")]'],
+        2: ['[get_forecast(city="Paris")]'] * 5,  # hallucinated tool: dropped by the rule filter
+    }
+
+    def script(text, n):
+        for i in range(4):
+            if f"query number {i}" in text:
+                if n == 1:
+                    return [tool_outputs[i]]
+                return inv[i]
+        raise AssertionError(text)
+
+    gen = ScriptedGenerator(script)
+    qs = [query(i, f"query number {i}: weather in Paris?") for i in range(4)]
+    with_tools, rej_tools = evolve.generate_tools(gen, qs, m=2, progress=False)
+    sampled = evolve.sample_invocations(gen, with_tools, k=5, progress=False)
+    assert all(len(s["samples"]) == 5 for s in sampled)
+    voted_items, rej_vote, records = evolve.vote_items(sampled, threshold=0.6)
+    kept, rej_rules = evolve.rule_filter(voted_items)
+    samples, trip = evolve.build_triplets(kept, [], replay_share=0.3)
+    rejected = rej_tools + rej_vote + rej_rules
+    report = evolve.audit(qs, with_tools, records, kept, rejected, trip)
+    assert report["queries"] == 4 and report["with_tools"] == 2 and report["kept"] == 1
+    assert report["rejected"] == 3
+    assert report["rejected_by_step"] == {"tools": {"bad_json": 2}, "rules": {"unknown_function": 1}}
+    assert report["vote_agreement_hist"] == {"4/5": 1, "5/5": 1}
+    assert report["tools_generated"] == 3 and report["distinct_tool_names"] == 2
+    assert report["calls_per_sample"] == {"1": 1}
+    assert report["training_samples"]["tasks"]["replay"] == 0 and len(samples) >= 2
+    json.dumps(report)  # the audit is JSON
