@@ -22,13 +22,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from open_toolace.calls import ToolCall, render_calls
-from open_toolace.data.records import example_query
+from open_toolace.data.records import example_user_text
 from open_toolace.prompts import format_tools, render_adaption, render_invocation, render_tool_generation
 
 TASKS = ("adaption", "tool_generation", "invocation")
@@ -84,6 +85,13 @@ class TaskMixConfig:
     adaption_name_hint: bool = field(
         default=True, metadata={"help": "give the tool name in the adaption prompt"}
     )
+    identifier_names: bool = field(
+        default=True,
+        metadata={
+            "help": "rewrite tool/call names that are not Python identifiers ('Market Trends API' -> "
+            "'Market_Trends_API') so every call has the pythonic form the invocation prompt asks for"
+        },
+    )
     shuffle_tools: bool = field(
         default=True, metadata={"help": "shuffle the tool order inside each invocation prompt"}
     )
@@ -111,6 +119,27 @@ class TaskMixConfig:
 
 def _tool_dict(tool: Any) -> dict:
     return tool.to_dict() if hasattr(tool, "to_dict") else dict(tool)
+
+
+def identifier_name(name: str) -> str:
+    """`name` as a dotted Python identifier: runs of other characters become `_`."""
+    parts = [re.sub(r"\W+", "_", p).strip("_") or "_" for p in name.strip().split(".")]
+    return ".".join("_" + p if p[0].isdigit() else p for p in parts)
+
+
+def with_identifier_names(ex: dict) -> dict:
+    """A copy of an example whose tool and call names are identifiers (same mapping for both)."""
+    tools = [_tool_dict(t) for t in ex.get("tools") or []]
+    if all(identifier_name(t["name"]) == t["name"] for t in tools) and all(
+        identifier_name(c["name"]) == c["name"] for c in ex.get("calls") or []
+    ):
+        return ex
+    calls = ex.get("calls")
+    return {
+        **ex,
+        "tools": [{**t, "name": identifier_name(t["name"])} for t in tools],
+        "calls": None if calls is None else [{**c, "name": identifier_name(c["name"])} for c in calls],
+    }
 
 
 def _sample(task: str, id: str, prompt: list[dict], completion: str) -> dict:
@@ -185,7 +214,7 @@ def build_tool_generation(
     for ex in examples:
         tools = [_tool_dict(t) for t in ex.get("tools") or []]
         needed = _called_names(ex)
-        query = example_query(ex)
+        query = example_user_text(ex)
         reason = None
         if not needed:
             reason = "no_calls"  # unlabeled or no-call: no tool is known to serve it
@@ -268,7 +297,11 @@ def build_invocation(
         if len(tools) > cfg.max_tools:  # keep the needed tools, drop unused ones
             tools = [t for t in tools if t["name"] in needed] + [t for t in tools if t["name"] not in needed]
             tools = tools[: max(cfg.max_tools, len(needed))]
-        text = render_calls([ToolCall.from_dict(c) for c in calls])
+        try:
+            text = render_calls([ToolCall.from_dict(c) for c in calls])
+        except ValueError:  # CallParseError too: a name/key with no pythonic form, a value with no literal
+            skipped["invocation:unrenderable_call"] += 1
+            continue
         out.append(_invocation_sample(ex, tools, text, rng, pool, cfg, f"invocation:{ex['id']}"))
         if needed:
             called.append((ex, tools, needed))
@@ -278,6 +311,7 @@ def build_invocation(
         rest = [t for t in tools if t["name"] not in needed] if cfg.abstention_keep_other_tools else []
         # Never offer an empty list (trivial) and never re-add a needed tool as a "distractor".
         k = rng.randint(max(cfg.distractors_min, 1 if not rest else 0), max(cfg.distractors_max, 1))
+        k = min(k, max(cfg.max_tools - len(rest), 0 if rest else 1))
         extra = pool.sample(rng, k, {t["name"] for t in rest} | needed)
         kept = rest + extra
         if not kept:
@@ -321,6 +355,9 @@ def build_mixture(
     cfg = cfg or TaskMixConfig()
     examples = list(examples)
     extra_tools = [_tool_dict(t) for t in tools]
+    if cfg.identifier_names:
+        examples = [with_identifier_names(ex) for ex in examples]
+        extra_tools = [{**t, "name": identifier_name(t["name"])} for t in extra_tools]
     skipped: Counter = Counter()
     pool = collect_tools(examples, extra_tools)
     built = {

@@ -63,7 +63,7 @@ def tokenize_sample(sample: dict, tokenizer: Any, max_length: int | None = None)
     prompt = _ids(tokenizer.apply_chat_template(sample["prompt"], tokenize=True, add_generation_prompt=True))
     full = _ids(tokenizer.apply_chat_template(sample["prompt"] + sample["completion"], tokenize=True))
     n_prompt = 0  # common prefix: templates may render the prompt alone slightly differently
-    for a, b in zip(prompt, full):
+    for a, b in zip(prompt, full, strict=False):
         if a != b:
             break
         n_prompt += 1

@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,15 @@ def sft_config(cfg: TrainConfig, output_dir: str | Path):
     warmup = cfg.warmup_ratio
     if not 0 <= warmup < 1:
         raise ValueError(f"warmup_ratio must be in [0, 1), got {warmup}")
+    with warnings.catch_warnings():
+        # TRL 1.16 still sets `gradient_checkpointing`, which transformers 5.23 renamed; nothing to act on.
+        warnings.filterwarnings(
+            "ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning
+        )
+        return _sft_config(SFTConfig, cfg, output_dir, warmup, torch.cuda.is_available())
+
+
+def _sft_config(SFTConfig, cfg: TrainConfig, output_dir, warmup: float, cuda: bool):
     return SFTConfig(
         output_dir=str(output_dir),
         per_device_train_batch_size=cfg.per_device_train_batch_size,
@@ -94,7 +104,7 @@ def sft_config(cfg: TrainConfig, output_dir: str | Path):
         max_steps=cfg.max_steps,
         bf16=cfg.bf16,
         fp16=False,
-        use_cpu=not torch.cuda.is_available(),  # bf16 on CPU = torch.autocast("cpu", bfloat16)
+        use_cpu=not cuda,  # bf16 on CPU = torch.autocast("cpu", bfloat16)
         gradient_checkpointing=cfg.gradient_checkpointing,
         max_length=None,
         padding_free=cfg.padding_free,

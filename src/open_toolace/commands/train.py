@@ -1,0 +1,189 @@
+"""`toolace train build|(train)` and `toolace export --merge`: the SFT stage from the command line.
+
+    toolace train build --config configs/train_mix.yaml --data ../shared/data/sealtools_dev.jsonl \
+        --tools ../shared/data/sealtools_tools.jsonl --out runs/mix/samples.jsonl
+    toolace train --config configs/train.yaml --samples runs/mix/samples.jsonl --out runs/sft [--set lora_r=8]
+    accelerate launch --config_file configs/accelerate/cpu_2proc.yaml -m open_toolace.cli train ...
+    toolace export --merge runs/sft runs/sft-merged     # standalone HF checkpoint for vLLM
+
+`--set key=value` overrides any config field (see the field lists below); docs/training.md has the recipe.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from open_toolace.config import help_text
+    from open_toolace.tasks import TaskMixConfig
+    from open_toolace.training.config import TrainConfig
+
+    p = subparsers.add_parser(
+        "train",
+        help="LoRA SFT on prompt-completion samples; `train build` makes the sub-task mixture",
+        description=__doc__,
+        epilog="TrainConfig fields:\n" + help_text(TrainConfig),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--config", help="TrainConfig YAML (configs/train.yaml)")
+    p.add_argument("--samples", help="samples JSONL from `toolace train build`")
+    p.add_argument("--out", help="output dir: adapter, tokenizer, config, metrics, checkpoints")
+    p.add_argument("--model", help="base model spec (overrides the config)")
+    p.add_argument("--adapter", help="continue training this adapter (overrides the config)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.set_defaults(func=cmd_train)
+    sub = p.add_subparsers(dest="train_command", metavar="{build}")
+    b = sub.add_parser(
+        "build",
+        help="examples -> adaption / tool-generation / invocation samples (JSONL), counts per task",
+        epilog="TaskMixConfig fields:\n" + help_text(TaskMixConfig),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    b.add_argument("--config", dest="mix_config", help="TaskMixConfig YAML (configs/train_mix.yaml)")
+    b.add_argument(
+        "--data",
+        nargs="+",
+        required=True,
+        metavar="FILE",
+        help="example files (any format `toolace data` reads; a file of tool definitions is used as --tools)",
+    )
+    b.add_argument(
+        "--tools",
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="extra tool documents (JSON/JSONL of definitions): adaption samples and distractors",
+    )
+    b.add_argument("--out", dest="build_out", required=True, help="samples JSONL to write")
+    b.add_argument("--set", dest="mix_overrides", action="append", default=[], metavar="KEY=VALUE")
+    b.set_defaults(func=cmd_build)
+
+    e = subparsers.add_parser("export", help="merge a LoRA adapter into its base: a standalone HF checkpoint")
+    e.add_argument("--merge", nargs=2, metavar=("ADAPTER", "OUT"), required=True)
+    e.add_argument("--base", help="base model spec (default: the one the adapter names)")
+    e.set_defaults(func=cmd_export)
+
+
+def load_tool_docs(path: str | Path) -> list:
+    """Tool definitions from a JSON/JSONL file (Seal-Tools, OpenAI, BFCL, xLAM shapes); errors name the line."""
+    from open_toolace.data.records import is_reject
+    from open_toolace.data.sources import iter_records
+    from open_toolace.io import DataFileError
+    from open_toolace.tools import ToolFormatError, parse_tool
+
+    tools = []
+    for item in iter_records(path):
+        if isinstance(item, dict) and is_reject(item):
+            raise DataFileError(f"{path}:{item.get('line')}: {item.get('reason')} {item.get('detail', '')}")
+        line, _, rec = item
+        try:
+            tools.append(parse_tool(rec))
+        except ToolFormatError as err:
+            raise DataFileError(f"{path}:{line}: not a tool definition: {err}") from None
+    return tools
+
+
+def _is_tool_file(path: str) -> bool:
+    from open_toolace.data.sources import sniff_record
+    from open_toolace.tools import ToolFormatError, parse_tool
+
+    rec = sniff_record(path)
+    try:
+        parse_tool(rec)
+    except (ToolFormatError, TypeError, ValueError):
+        return False
+    return isinstance(rec, dict) and not (
+        {"messages", "conversations", "query", "question", "instruction"} & set(rec)
+    )
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from open_toolace.config import ConfigError, load_config, save_config
+    from open_toolace.data.adapters import load_examples
+    from open_toolace.io import DataFileError, write_jsonl
+    from open_toolace.tasks import TaskMixConfig, build_mixture
+
+    try:
+        cfg = load_config(TaskMixConfig, args.mix_config, args.mix_overrides)
+        examples, tools = [], []
+        for path in args.data:
+            if _is_tool_file(path):
+                tools += load_tool_docs(path)
+                print(f"{path}: tool documents ({len(tools)} so far)")
+                continue
+            got = load_examples(path)
+            print(f"{path}: {len(got)} examples")
+            examples += got
+        for path in args.tools:
+            tools += load_tool_docs(path)
+            print(f"{path}: tool documents ({len(tools)} so far)")
+    except (ConfigError, DataFileError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    report: dict = {}
+    samples = build_mixture(examples, cfg, tools=tools, report=report)
+    out = Path(args.build_out)
+    write_jsonl(out, samples)
+    save_config(cfg, out.with_suffix(".config.yaml"))
+    report["inputs"] = {"data": list(args.data), "tools": list(args.tools)}
+    (out.with_suffix(".report.json")).write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{'task':<18}{'built':>8}{'unique':>8}{'kept':>8}")
+    for task, c in report["tasks"].items():
+        print(f"{task:<18}{c['built']:>8}{c['unique']:>8}{c['kept']:>8}")
+    print(f"{'total':<34}{report['total']:>8}   (invocation no-call answers: {report['no_call']})")
+    for reason, n in report["skipped"].items():
+        print(f"skipped {reason}: {n}")
+    print(f"wrote {out} (+ {out.with_suffix('.config.yaml').name}, {out.with_suffix('.report.json').name})")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from open_toolace.config import ConfigError, load_config
+    from open_toolace.io import DataFileError
+    from open_toolace.training import TrainConfig, train
+
+    if not args.samples or not args.out:
+        print(
+            "error: `toolace train` needs --samples FILE and --out DIR (or use `toolace train build`)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        cfg = load_config(TrainConfig, args.config, args.overrides)
+        if args.model:
+            cfg.model = args.model
+        if args.adapter:
+            cfg.adapter = args.adapter
+        out = train(cfg, args.samples, args.out)
+    except (ConfigError, DataFileError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    metrics = out / "train_metrics.json"
+    if metrics.exists():
+        m = json.loads(metrics.read_text())
+        d = m["data"]
+        print(
+            f"done: {out}  steps {m['global_step']}, loss {m['first_loss']} -> {m['last_loss']}, "
+            f"{m['tokens_per_s']} tokens/s; samples {d['samples']} (dropped, completion truncated: "
+            f"{d['dropped_truncated']})"
+        )
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from open_toolace.training import export_merged
+
+    adapter, out = args.merge
+    try:
+        path = export_merged(adapter, out, base=args.base)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {path}; serve it with:\n  vllm serve {path} --enable-auto-tool-choice --tool-call-parser pythonic"
+    )
+    return 0

@@ -1,0 +1,259 @@
+"""Sub-task builders: shapes, counts, distractors, abstentions, ratios/caps, dedupe, determinism, CLI."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from open_toolace.calls import ToolCall, parse_calls, render_calls
+from open_toolace.data.records import make_example
+from open_toolace.tasks import (
+    NO_CALL,
+    TaskMixConfig,
+    build_adaption,
+    build_invocation,
+    build_mixture,
+    build_tool_generation,
+    dedupe,
+    identifier_name,
+    task_counts,
+)
+from open_toolace.tools import Tool
+
+
+def tool(name: str, *params: str, desc: str | None = None) -> dict:
+    props = {p: {"type": "string", "description": f"the {p}"} for p in params}
+    return {
+        "name": name,
+        "description": desc if desc is not None else f"does {name}",
+        "parameters": {"type": "object", "properties": props, "required": list(params)},
+    }
+
+
+POOL = [tool(f"pool_tool_{i}", "x") for i in range(20)]
+
+
+def examples() -> list[dict]:
+    return [
+        make_example(
+            "a",
+            [{"role": "user", "content": "weather in Paris"}],
+            [tool("get_weather", "city"), tool("get_time", "zone")],
+            [{"name": "get_weather", "arguments": {"city": "Paris"}}],
+            source="t",
+        ),
+        make_example(
+            "b",
+            [{"role": "user", "content": "time in Tokyo and Paris"}],
+            [tool("get_time", "zone")],
+            [
+                {"name": "get_time", "arguments": {"zone": "Tokyo"}},
+                {"name": "get_time", "arguments": {"zone": "Paris"}},
+            ],
+            source="t",
+        ),
+        make_example(
+            "c",
+            [{"role": "user", "content": "convert 3 usd"}],
+            [tool("convert", "amount")],
+            [{"name": "convert", "arguments": {"amount": "3"}}],
+            source="t",
+        ),
+        make_example(
+            "d",
+            [{"role": "user", "content": "search cats"}],
+            [tool("search", "q")],
+            [{"name": "search", "arguments": {"q": "cats"}}],
+            source="t",
+        ),
+        make_example(
+            "e", [{"role": "user", "content": "tell me a joke"}], [tool("search", "q")], [], source="t"
+        ),
+        make_example("f", [{"role": "user", "content": "unlabeled"}], [], None, source="t"),
+    ]
+
+
+def prompt_tool_names(sample: dict) -> list[str]:
+    system = sample["prompt"][0]["content"]
+    return re.findall(r'\{"name": "([^"]+)"', system)
+
+
+def test_invocation_counts_distractors_and_abstentions():
+    cfg = TaskMixConfig(distractors_min=1, distractors_max=2, abstention_share=0.5, seed=3)
+    out = build_invocation(examples(), POOL, cfg)
+    plain = [s for s in out if not s["id"].endswith(":abstain")]
+    abstain = [s for s in out if s["id"].endswith(":abstain")]
+    assert len(plain) == 5  # 4 with calls + 1 no-call; the unlabeled one is skipped
+    assert len(abstain) == 2  # round(0.5 * 4 examples with calls)
+    by_id = {ex["id"]: ex for ex in examples()}
+    for s in plain:
+        ex = by_id[s["id"].split(":")[1]]
+        names = prompt_tool_names(s)
+        own = [t["name"] for t in ex["tools"]]
+        assert set(own) <= set(names)
+        assert 1 <= len(names) - len(own) <= 2  # the distractors
+        assert all(n.startswith("pool_tool_") for n in set(names) - set(own))
+        assert s["completion"] == [
+            {"role": "assistant", "content": render_calls([ToolCall.from_dict(c) for c in ex["calls"]])}
+        ]
+        assert s["prompt"][-1] == ex["messages"][-1]
+    for s in abstain:
+        ex = by_id[s["id"].split(":")[1]]
+        needed = {c["name"] for c in ex["calls"]}
+        names = prompt_tool_names(s)
+        assert names and not needed & set(names)
+        assert s["completion"][0]["content"] == NO_CALL == "[]"
+        assert parse_calls(s["completion"][0]["content"]) == []
+    assert {s["task"] for s in out} == {"invocation"}
+
+
+def test_invocation_deterministic_under_seed():
+    cfg = TaskMixConfig(distractors_min=2, distractors_max=4, abstention_share=0.5, seed=1)
+    a = build_invocation(examples(), POOL, cfg)
+    b = build_invocation(examples(), POOL, cfg)
+    c = build_invocation(
+        examples(), POOL, TaskMixConfig(distractors_min=2, distractors_max=4, abstention_share=0.5, seed=2)
+    )
+    assert a == b
+    assert a != c
+
+
+def test_invocation_skips_are_counted():
+    from collections import Counter
+
+    bad = make_example(
+        "g",
+        [{"role": "user", "content": "x"}],
+        [tool("other")],
+        [{"name": "missing", "arguments": {}}],
+        source="t",
+    )
+    skipped: Counter = Counter()
+    out = build_invocation([*examples(), bad], POOL, TaskMixConfig(abstention_share=0), skipped=skipped)
+    assert len(out) == 5
+    assert skipped == Counter({"invocation:unlabeled": 1, "invocation:call_to_unlisted_tool": 1})
+
+
+def test_adaption_from_tools_and_examples():
+    tools = [
+        Tool(
+            "lookup_word",
+            "Look a word up in the dictionary",
+            {
+                "type": "object",
+                "properties": {"word": {"type": "string", "description": "the word"}},
+                "required": ["word"],
+            },
+        ),
+        Tool("no_doc", "", {"type": "object", "properties": {}}),
+    ]
+    out = build_adaption([*examples(), *tools])
+    names = [json.loads(s["completion"][0]["content"])["name"] for s in out]
+    # distinct tools of the examples (get_weather, get_time, convert, search) + lookup_word; no_doc has no text
+    assert sorted(names) == ["convert", "get_time", "get_weather", "lookup_word", "search"]
+    s = next(s for s in out if "lookup_word" in s["id"])
+    assert json.loads(s["completion"][0]["content"]) == tools[0].to_dict()
+    assert "Look a word up" in s["prompt"][-1]["content"] and "lookup_word" in s["prompt"][-1]["content"]
+    no_hint = build_adaption(tools[:1], name_hint=False)
+    assert "lookup_word" not in no_hint[0]["prompt"][-1]["content"]
+
+
+def test_tool_generation_lists_the_example_tools():
+    out = build_tool_generation(examples())
+    assert [s["id"] for s in out] == [
+        "tool_generation:a",
+        "tool_generation:b",
+        "tool_generation:c",
+        "tool_generation:d",
+    ]
+    s = out[0]
+    listed = json.loads(s["completion"][0]["content"])
+    assert listed == examples()[0]["tools"]
+    assert "write 2 API definitions" in s["prompt"][0]["content"]
+    assert "weather in Paris" in s["prompt"][-1]["content"]
+    capped = build_tool_generation(examples()[:1], max_tools=1)
+    assert [t["name"] for t in json.loads(capped[0]["completion"][0]["content"])] == [
+        "get_weather"
+    ]  # needed first
+
+
+def test_mixture_ratios_caps_dedupe_and_report():
+    exs = examples() + [dict(examples()[2], id="c2")]  # a duplicate of c under another id
+    report: dict = {}
+    cfg = TaskMixConfig(
+        distractors_min=0,
+        distractors_max=0,
+        shuffle_tools=False,
+        abstention_share=0.0,
+        adaption_ratio=2.0,
+        tool_generation_cap=2,
+        invocation_ratio=1.0,
+        seed=0,
+    )
+    mix = build_mixture(exs, cfg, report=report)
+    assert report["tasks"]["invocation"] == {"built": 6, "unique": 5, "kept": 5}  # c2 deduped
+    assert report["tasks"]["tool_generation"]["kept"] == 2
+    assert report["tasks"]["adaption"] == {"built": 4, "unique": 4, "kept": 8}
+    assert task_counts(mix) == {"adaption": 8, "invocation": 5, "tool_generation": 2}
+    assert len({s["id"] for s in mix}) == len(mix)  # repeats get distinct ids
+    assert report["no_call"] == 1 and report["total"] == 15
+    assert set(mix[0]) == {"prompt", "completion", "task", "id"}
+    assert build_mixture(exs, cfg) == mix  # deterministic
+    assert task_counts(build_mixture(exs, TaskMixConfig(adaption_ratio=0.0))).get("adaption") is None
+    assert len(dedupe(mix + mix)) == len(dedupe(mix))
+
+
+def test_mixture_makes_names_identifiers():
+    ex = make_example(
+        "m",
+        [{"role": "user", "content": "trends for AAPL"}],
+        [tool("Market Trends API", "symbol")],
+        [{"name": "Market Trends API", "arguments": {"symbol": "AAPL"}}],
+        source="t",
+    )
+    mix = build_mixture([ex], TaskMixConfig(abstention_share=0, distractors_max=0))
+    inv = next(s for s in mix if s["task"] == "invocation")
+    assert inv["completion"][0]["content"] == '[Market_Trends_API(symbol="AAPL")]'
+    assert "Market_Trends_API" in inv["prompt"][0]["content"]
+    assert identifier_name("3d.view-port") == "_3d.view_port"
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ValueError):
+        TaskMixConfig(distractors_min=3, distractors_max=1)
+    with pytest.raises(ValueError):
+        TaskMixConfig(abstention_share=1.5)
+
+
+def test_build_cli_on_real_data(shared_data, tmp_path, capsys):
+    from open_toolace.cli import main
+
+    out = tmp_path / "samples.jsonl"
+    rc = main(
+        [
+            "train",
+            "build",
+            "--data",
+            str(shared_data / "sealtools_dev.jsonl"),
+            str(shared_data / "sealtools_tools.jsonl"),
+            "--out",
+            str(out),
+            "--set",
+            "tool_generation_cap=50",
+            "--set",
+            "seed=1",
+        ]
+    )
+    assert rc == 0
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    counts = task_counts(rows)
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert counts["tool_generation"] == 50
+    assert counts["adaption"] == report["tasks"]["adaption"]["kept"] >= 4076  # every Seal-Tools doc
+    usable = 700 - sum(report["skipped"].values())  # a skipped query is counted, never silently lost
+    assert usable >= 690
+    assert counts["invocation"] == usable + round(0.2 * usable)  # every usable query + its abstention share
+    printed = capsys.readouterr().out
+    assert "adaption" in printed and "tool_generation" in printed and str(report["total"]) in printed
