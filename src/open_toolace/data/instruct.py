@@ -131,11 +131,15 @@ def read_toolrl(path: str | Path, *, source: str = "toolrl") -> Iterator[dict | 
             except CallParseError as e:
                 yield make_reject(line, f"bad_call:{e.reason}", rec, str(e), index=index)
                 continue
-        elif "response" in out:
+        elif out.get("response"):
             calls = []
         else:
             yield make_reject(
-                line, "no_answer", rec, "output has neither <tool_call> nor <response>", index=index
+                line,
+                "no_answer",
+                rec,
+                "output has neither <tool_call> nor a non-empty <response>",
+                index=index,
             )
             continue
         meta["kind"] = _kind(messages, calls)
@@ -331,6 +335,9 @@ def read_apibank(path: str | Path, *, source: str = "apibank") -> Iterator[dict 
         else:
             calls = []
             meta["answer"] = out[3:].strip() if out.startswith("AI:") else out
+            if not meta["answer"]:
+                yield make_reject(line, "no_answer", rec, "output is an empty AI: response", index=index)
+                continue
         meta["kind"] = _kind(messages, calls)
         if unparsed:
             meta["history_unparsed_calls"] = unparsed

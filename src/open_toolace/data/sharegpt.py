@@ -123,7 +123,7 @@ def _conversation(
     meta_base = {"source": source, "line": line, "index": index}
     if from_system:
         meta_base["tools_from"] = "system"
-    emitted = 0
+    emitted = 0  # examples and turn rejects: a record with neither gets one reject of its own
     for t, turn in enumerate(conv):
         role, value = (turn.get("from"), turn.get("value")) if isinstance(turn, dict) else (None, None)
         if not isinstance(value, str) or (role not in ROLE_OF and role != "function_call"):
@@ -142,6 +142,7 @@ def _conversation(
                 calls = parse_calls(value)
             except CallParseError as e:
                 yield make_reject(line, f"bad_call:{e.reason}", rec, f"turn {t}: {e}", index=index, turn=t)
+                emitted += 1
                 messages.append({"role": "assistant", "content": value})
                 continue
             if not calls:  # a function_call turn that calls nothing (ToolACE has one, followed by a result)
@@ -153,6 +154,7 @@ def _conversation(
                     index=index,
                     turn=t,
                 )
+                emitted += 1
                 messages.append({"role": "assistant", "content": value})
                 continue
             if repair_names:
@@ -167,7 +169,11 @@ def _conversation(
             prev = messages[-1]["role"] if messages else None
             kind = "no_call" if prev == "user" else "post_tool_answer" if prev == "tool" else None
             wanted = kind == "no_call" and turns != "calls" or kind == "post_tool_answer" and turns == "all"
-            if wanted and (tools or turns == "all"):
+            if wanted and (tools or turns == "all") and not value.strip():
+                detail = f"turn {t}: empty text answer (nothing to learn as a no-call example)"
+                yield make_reject(line, "empty_answer", rec, detail, index=index, turn=t)
+                emitted += 1
+            elif wanted and (tools or turns == "all"):
                 yield make_example(
                     f"{source}-{index}-t{t}", messages, tools, [], kind=kind, answer=value, **meta
                 )
