@@ -139,7 +139,7 @@ def _arguments(raw: Any, name: str) -> dict[str, Any]:
 
 
 _ARG_KEYS = ("arguments", "parameters", "args")
-_CALL_KEYS = {"name", *_ARG_KEYS, "id", "type", "index", "call_id"}  # the rest are OpenAI bookkeeping
+CALL_KEYS = {"name", *_ARG_KEYS, "id", "type", "index", "call_id"}  # the rest are OpenAI bookkeeping
 
 
 def call_from_obj(obj: Any) -> list[ToolCall]:
@@ -166,7 +166,7 @@ def call_from_obj_single(obj: Any) -> list[ToolCall]:
     arg_keys = [k for k in _ARG_KEYS if k in obj]
     if len(arg_keys) > 1:
         raise CallParseError("bad_json", f"call {name!r} has both {arg_keys[0]!r} and {arg_keys[1]!r}")
-    extra = sorted(set(obj) - _CALL_KEYS)
+    extra = sorted(set(obj) - CALL_KEYS)
     if extra:  # e.g. arguments spread at top level: refuse rather than drop them silently
         raise CallParseError(
             "bad_json", f"call {name!r} has unexpected keys {extra}; put arguments under 'arguments'"

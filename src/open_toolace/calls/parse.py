@@ -19,6 +19,7 @@ import re
 from typing import Any
 
 from open_toolace.calls.model import (
+    CALL_KEYS,
     MAX_DEPTH,
     CallParseError,
     ToolCall,
@@ -30,17 +31,21 @@ MAX_CHARS = 100_000  # longer outputs are runaway generations; reading them cost
 
 _NAME = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"  # a dotted Python identifier (unicode letters allowed)
 _CALL_KEY = r"\{\s*[\"'](?:name|function)[\"']\s*:"
-# Candidate starts inside prose. A bare call needs a keyword argument so that prose such as
-# "use print() here" or "f(x) = x^2" is not taken for a call.
+_KW = r"[^\W\d]\w*\s*=(?![=>])"  # `a=` but not `a ==` or a JS arrow `p =>`
+# Candidate starts inside prose. A call needs a keyword argument (or none, inside a list) so that
+# prose such as "use print() here", "f(x) = x^2" or code like `[Math.floor(x)]` is not a call.
 _START = re.compile(
-    rf"(?P<list>\[\s*(?:\]|{_NAME}\s*\(|{_CALL_KEY}))"
+    rf"(?P<list>\[\s*(?:\]|{_NAME}\s*\(\s*(?:\)|{_KW})|{_CALL_KEY}))"
     rf"|(?P<obj>\{{\s*[\"'])"
-    rf"|(?P<call>(?<![\w.]){_NAME}\s*\(\s*[^\W\d]\w*\s*=(?!=))"
+    rf"|(?P<call>(?<![\w.]){_NAME}\s*\(\s*{_KW})"
 )
 _LIST_CALL = re.compile(rf"\[\s*(?:\]|{_NAME}\s*\(|{_CALL_KEY})")
 _WHOLE_CALL = re.compile(rf"{_NAME}\(")  # no space: "Paris (France)" is prose
-_KW_CALL = re.compile(rf"{_NAME}\s*\(\s*(?:\)|[^\W\d]\w*\s*=(?!=))")
-_NAME_KEY = re.compile(r"[\"'](?:name|function)[\"']\s*:")
+_KW_CALL = re.compile(rf"{_NAME}\s*\(\s*(?:\)|{_KW})")
+_ARGS_KEY = re.compile(r"[\"']arguments[\"']\s*:")
+_CALL_MARKERS = {"name", "function", "tool_calls"}
+_PROSE_CALL_KEYS = CALL_KEYS | _CALL_MARKERS | {"role", "content"}
+_CODE_BEFORE = set("=+-*/%(,.[{&|")  # a call after these is part of an expression: code, not a call
 _TAG = re.compile(r"<(tool_?call|function_?call)>(.*?)(?:</\1>|(?=<\1>)|\Z)", re.I | re.S)
 _SPECIAL = re.compile(r"^\s*(?:<\|\w+\|>\s*)+|(?:\s*<\|\w+\|>)+\s*$")
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
@@ -136,7 +141,17 @@ def _unwrap(text: str) -> str:
 
 
 def _is_call_shaped(s: str) -> bool:
-    return bool(_LIST_CALL.match(s) or _KW_CALL.match(s) or (s[:1] == "{" and _NAME_KEY.search(s)))
+    if (
+        _LIST_CALL.match(s)
+        or _KW_CALL.match(s)
+        or re.match(_CALL_KEY, s)
+        or (s[:1] == "{" and _ARGS_KEY.search(s))
+    ):
+        return True
+    # `f(` or `f(a b)`: a name and a bracket that runs to the end of the text, closed or cut off
+    # ("Note(s) are needed" is prose: text follows the bracket)
+    m = _WHOLE_CALL.match(s)
+    return m is not None and _match_bracket(s, m.end() - 1) >= len(s)
 
 
 def _is_empty_list(s: str) -> bool:
@@ -158,20 +173,29 @@ def _scan(text: str) -> tuple[list[ToolCall], CallParseError | None]:
         end = _match_bracket(text, open_at)
         seg = text[start:end]
         pos = end
+        if kind == "call" and _in_expression(text, start):
+            continue  # `conn = db.connect(host=...)` in a code sample
         try:
             if kind == "obj":
                 try:
                     obj = _loads_any(seg)
                 except CallParseError:
-                    if _NAME_KEY.search(seg):  # a call object that is broken
-                        raise
+                    if re.match(_CALL_KEY, seg) or _ARGS_KEY.search(seg):
+                        raise  # a call object that is broken
                     continue  # some other braces in prose
-                if isinstance(obj, dict) and ({"name", "function", "tool_calls"} & obj.keys()):
+                # only objects made of call keys: {"name": "Sample", "type": "Text"} is data
+                if isinstance(obj, dict) and obj.keys() & _CALL_MARKERS and obj.keys() <= _PROSE_CALL_KEYS:
                     calls.extend(call_from_obj(obj))
             else:
                 calls.extend(_parse_payload(seg))
         except CallParseError as e:
             err = err or e
+
+
+def _in_expression(text: str, start: int) -> bool:
+    line_start = text.rfind("\n", 0, start) + 1
+    before = text[line_start:start].rstrip()
+    return bool(before) and before[-1] in _CODE_BEFORE
 
 
 def _match_bracket(text: str, i: int) -> int:
