@@ -272,6 +272,13 @@ def _adapter_base(adapter_dir: Path) -> str:
     return base
 
 
+def split_adapter(spec: str, adapter: str | None = None) -> tuple[str, str | None]:
+    """`(base_spec, adapter_dir)`: a spec that is itself a LoRA adapter dir names its base in adapter_config."""
+    if adapter is None and Path(spec).is_dir() and (Path(spec) / "adapter_config.json").exists():
+        return _adapter_base(Path(spec)), spec
+    return spec, adapter
+
+
 def _torch_dtype(dtype: str, device: str):
     import torch
 
@@ -308,8 +315,7 @@ def load_model(
 
     dev = _device(device)
     torch_dtype = _torch_dtype(dtype, dev)
-    if adapter is None and Path(spec).is_dir() and (Path(spec) / "adapter_config.json").exists():
-        spec, adapter = _adapter_base(Path(spec)), spec
+    spec, adapter = split_adapter(spec, adapter)
     if spec == TINY_RANDOM:
         model, tok = _tiny_random()
         model = model.to(dtype=torch_dtype)
