@@ -21,19 +21,18 @@ Deliberate leniencies: an int is a valid ``number``; an int-valued float (``3.0`
 from __future__ import annotations
 
 import json
-import re
-import unicodedata
 from collections import Counter
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import Any
 
 from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import SchemaError
+from jsonschema.exceptions import SchemaError, UnknownType
 
+from open_toolace.grounding import MODES as GROUNDING_MODES
+from open_toolace.grounding import QueryIndex, ungrounded
 from open_toolace.tools import MAX_NAME_LEN, NAME_RE, Tool, ToolFormatError, parse_tool
 
-GROUNDING_MODES = ("off", "lenient", "strict")
 _MAX_SCHEMA_ERRORS = 5
 
 _TYPE_CHECKER = Draft202012Validator.TYPE_CHECKER.redefine(
@@ -250,7 +249,14 @@ def _value_reasons(name: str, arg: str, value: Any, schema: dict) -> list[Reason
     try:
         validator = _validator(json.dumps(schema, sort_keys=True, default=repr))
         errors = list(validator.iter_errors(value))
-    except (SchemaError, TypeError, ValueError, LookupError) as e:  # a broken tool schema, not a broken call
+    except (
+        SchemaError,
+        UnknownType,
+        TypeError,
+        ValueError,
+        LookupError,
+        RecursionError,
+    ) as e:  # a broken tool schema, not a broken call
         return [
             Reason(
                 "invalid_schema",
@@ -286,21 +292,35 @@ def _dup_key(name: str, args: Any) -> str:
     return name + json.dumps(norm(args), sort_keys=True, default=repr)
 
 
-def check_calls(calls: list, tools: list, query: str | None = None, grounding: str = "off") -> list[Reason]:
-    """Check a call list (``ToolCall``s or ``{"name", "arguments"}`` dicts) against the tools offered.
+def check_calls(
+    calls: list,
+    tools: list,
+    query: str | None = None,
+    grounding: str = "off",
+    *,
+    flag_duplicates: bool = True,
+) -> list[Reason]:
+    """Check a call list (``ToolCall``s or ``{"name", "arguments"}`` dicts) against the tools offered
+    (``Tool``s or any shape ``parse_tool`` reads).
 
     ``grounding``: ``"off"``; ``"lenient"`` (a string value passes when any content word of it occurs in
-    ``query``); ``"strict"`` (the whole normalised value must occur in ``query``). Skipped without a query.
+    ``query``); ``"strict"`` (the whole normalised value must occur in ``query``); see
+    ``open_toolace.grounding``. Skipped without a query. ``flag_duplicates``: report a call repeating an
+    earlier identical one (usually a generation loop; a task may legitimately ask for it, e.g. two random draws).
     """
     if grounding not in GROUNDING_MODES:
         raise ValueError(f"grounding must be one of {GROUNDING_MODES}, got {grounding!r}")
     by_name: dict[str, Tool] = {}
-    for t in tools:
-        tool = _as_tool(t)
-        by_name.setdefault(tool.name, tool)
     out: list[Reason] = []
+    for i, t in enumerate(tools):
+        try:
+            tool = _as_tool(t)
+        except ToolFormatError as e:  # reported, and calls to it then count as unknown_function
+            out.append(Reason("invalid_schema", f"tool #{i} cannot be read: {e}"))
+            continue
+        by_name.setdefault(tool.name, tool)
     seen: set[str] = set()
-    query_norm = _QueryIndex(query) if query is not None and grounding != "off" else None
+    query_norm = QueryIndex(query) if query is not None and grounding != "off" else None
     for i, call in enumerate(calls):
         name, args = _call_parts(call)
         label = name if isinstance(name, str) else f"#{i}"
@@ -315,7 +335,7 @@ def check_calls(calls: list, tools: list, query: str | None = None, grounding: s
             )
             continue
         key = _dup_key(str(name), args)
-        if key in seen:
+        if key in seen and flag_duplicates:
             out.append(
                 Reason("duplicate_call", f"call #{i} {label!r} repeats an earlier identical call", label)
             )
@@ -360,124 +380,7 @@ def check_calls(calls: list, tools: list, query: str | None = None, grounding: s
             if isinstance(schema, dict):
                 out.extend(_value_reasons(name, arg, value, schema))
                 if query_norm is not None:
-                    out.extend(_grounding_reasons(name, arg, value, schema, query_norm, grounding))
-    return out
-
-
-# ---------------------------------------------------------------- grounding
-
-_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "for",
-        "from",
-        "by",
-        "with",
-        "and",
-        "or",
-        "not",
-        "no",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "it",
-        "its",
-        "this",
-        "that",
-        "these",
-        "those",
-        "as",
-        "into",
-        "over",
-        "under",
-        "about",
-        "my",
-        "your",
-        "our",
-        "their",
-        "his",
-        "her",
-        "me",
-        "you",
-        "we",
-        "they",
-        "i",
-    ]
-)
-
-
-def _tokens(text: str) -> list[str]:
-    return re.findall(r"[^\W_]+", unicodedata.normalize("NFKC", text).casefold())
-
-
-def _variants(tok: str) -> tuple[str, ...]:
-    """A token and its crude singular, so 'hotels' meets 'hotel'."""
-    if len(tok) > 3 and tok.endswith("es"):
-        return tok, tok[:-2], tok[:-1]
-    if len(tok) > 2 and tok.endswith("s"):
-        return tok, tok[:-1]
-    return (tok,)
-
-
-class _QueryIndex:
-    def __init__(self, query: str):
-        toks = _tokens(query)
-        self.joined = f" {' '.join(toks)} "
-        self.squashed = "".join(toks)  # for scripts written without spaces
-        self.words = {v for t in toks for v in _variants(t)}
-
-    def strict(self, value: str) -> bool:
-        toks = _tokens(value)
-        if not toks:
-            return True
-        return f" {' '.join(toks)} " in self.joined or (
-            not value.isascii() and "".join(toks) in self.squashed
-        )
-
-    def lenient(self, value: str) -> bool:
-        toks = _tokens(value)
-        content = [t for t in toks if t not in _STOPWORDS] or toks
-        if not content or self.strict(value):
-            return True
-        return any(v in self.words for t in content for v in _variants(t))
-
-
-def _grounding_reasons(
-    name: str, arg: str, value: Any, schema: Any, q: _QueryIndex, mode: str
-) -> list[Reason]:
-    if not isinstance(schema, dict):
-        schema = {}
-    if "enum" in schema or "const" in schema or ("default" in schema and value == schema["default"]):
-        return []
-    if isinstance(value, str):
-        ok = q.strict(value) if mode == "strict" else q.lenient(value)
-        if ok:
-            return []
-        return [
-            Reason(
-                "ungrounded_value",
-                f"call {name!r}: argument {arg} = {_short(value)} does not appear in the "
-                f"query ({mode} grounding)",
-                name,
-            )
-        ]
-    out: list[Reason] = []
-    if isinstance(value, dict):
-        props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
-        for k, v in value.items():
-            out.extend(_grounding_reasons(name, f"{arg}[{k!r}]", v, props.get(k, {}), q, mode))
-    elif isinstance(value, (list, tuple)):
-        items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-        for j, v in enumerate(value):
-            out.extend(_grounding_reasons(name, f"{arg}[{j}]", v, items, q, mode))
+                    for where, text in ungrounded(value, schema, query_norm, grounding, arg):
+                        msg = f"call {name!r}: argument {where} = {_short(text)} does not appear in the query"
+                        out.append(Reason("ungrounded_value", f"{msg} ({grounding} grounding)", name))
     return out

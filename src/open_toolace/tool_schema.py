@@ -221,6 +221,17 @@ def normalize_schema(s: Any, where: str) -> dict:
             out[k] = [normalize_schema(x, f"{where}.{k}[{i}]") for i, x in enumerate(v)]
         else:
             out[k] = copy.deepcopy(v)
+    enum = out.get("enum")
+    if (
+        out.get("type") == "array"
+        and isinstance(enum, list)
+        and enum
+        and not any(isinstance(e, list) for e in enum)
+    ):
+        # BFCL writes the allowed *item* values on the array itself; an array never equals a scalar
+        items = out.get("items") if isinstance(out.get("items"), dict) else {}
+        out["items"] = {**items, "enum": out.pop("enum")}
+        out["x-enum-on-array"] = True
     return out
 
 
@@ -328,6 +339,9 @@ def to_bfcl_schema(s: Any) -> Any:
         return [to_bfcl_schema(x) for x in s]
     if not isinstance(s, dict):
         return s
+    if s.get("x-enum-on-array") and isinstance(s.get("items"), dict) and "enum" in s["items"]:
+        items = dict(s["items"])
+        s = {**s, "items": items, "enum": items.pop("enum")}
     out = {}
     orig = s.get("x-original-type") or s.get("x-unknown-type")
     t = s.get("type")
