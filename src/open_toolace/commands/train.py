@@ -162,8 +162,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     except (ConfigError, DataFileError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    from open_toolace.training.trainer import is_main_process
+
     metrics = out / "train_metrics.json"
-    if metrics.exists():
+    if metrics.exists() and is_main_process():
         m = json.loads(metrics.read_text())
         d = m["data"]
         print(
