@@ -3,8 +3,8 @@
 `parse_calls(text)` returns `[]` for "no call" (empty text, plain prose, an explicit `[]`) and raises
 `CallParseError` when the text *tries* to be a call and cannot be read. How a text is read:
 
-1. Reasoning (`<think>...</think>`, or an unclosed `<think>...` cut off before an answer) and special tokens at the ends (`<|python_tag|>`, `<|eot_id|>`)
-   are dropped.
+1. Reasoning (`<think>...</think>`, or an unclosed `<think>...` cut off before an answer) and special
+   tokens at the ends (`<|python_tag|>`, `<|eot_id|>`, Mistral's `[TOOL_CALLS]`) are dropped.
 2. If there are call tags (`<tool_call>`, BFCL's `<TOOLCALL>`, glaive's `<functioncall>`), only their
    contents count, and each tag must hold at least one call (or `[]`).
 3. Otherwise the whole text is tried as one payload (pythonic list/call or JSON); if that fails the
@@ -47,7 +47,7 @@ _CALL_MARKERS = {"name", "function", "tool_calls"}
 _PROSE_CALL_KEYS = CALL_KEYS | _CALL_MARKERS | {"role", "content"}
 _CODE_BEFORE = set("=+-*/%(,.[{&|")  # a call after these is part of an expression: code, not a call
 _TAG = re.compile(r"<(tool_?call|function_?call)>(.*?)(?:</\1>|(?=<\1>)|\Z)", re.I | re.S)
-_SPECIAL = re.compile(r"^\s*(?:<\|\w+\|>\s*)+|(?:\s*<\|\w+\|>)+\s*$")
+_SPECIAL = re.compile(r"^\s*(?:(?:<\|\w+\|>|\[TOOL_CALLS\])\s*)+|(?:\s*<\|\w+\|>)+\s*$")
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
 
@@ -247,11 +247,15 @@ def _parse_payload(s: str) -> list[ToolCall]:
 
 
 def _read_payload(s: str) -> Any:
-    """Decoded JSON (for `{...}` / `[{...}]`) or a pythonic `ast` expression body."""
+    """Decoded JSON (for `{...}` / `[{...}]`) or a pythonic `ast` list, tuple or call."""
     s = s.strip()
     if s.startswith("{") or re.match(r"\[\s*\{", s):
         return _loads_any(s)
-    return _ast_parse(s, "syntax").body
+    body = _ast_parse(s, "syntax").body
+    if not isinstance(body, (ast.List, ast.Tuple, ast.Call)):
+        # `[Note][1]`, `[a] + [b]`: Python, but not the shape of a call list; read on as prose
+        raise CallParseError("syntax", f"expected a call or a list of calls, got {_describe(body)}")
+    return body
 
 
 def _calls_from_value(value: Any) -> list[ToolCall]:
