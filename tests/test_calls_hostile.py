@@ -123,6 +123,8 @@ CORPUS: list[tuple[str, str, object]] = [
     ("too deep for us", "[f(a=" + "[" * 150 + "]" * 150 + ")]", "!too_deep"),
     ("too deep for parser", "[f(a=" + "[" * 5000 + "]" * 5000 + ")]", "!too_deep"),
     ("deep json", '{"name": "f", "arguments": ' + '{"a": ' * 3000 + "1" + "}" * 3001, "!too_deep"),
+    ("deep tool_calls", '{"tool_calls": [' * 450 + '{"name": "f"}' + "]}" * 450, "!too_deep"),
+    ("deeper tool_calls", '{"tool_calls": [' * 2000 + '{"name": "f"}' + "]}" * 2000, "!too_deep"),
     ("deep unary", "[f(a=" + "-" * 20000 + "1)]", "!too_deep"),
     ("long dotted name", "[" + "a." * 20000 + "b(c=1)]", "!too_deep"),
     # --- non-literal expressions

@@ -30,7 +30,7 @@ from open_toolace.calls.model import (
 MAX_CHARS = 100_000  # longer outputs are runaway generations; reading them costs time for nothing
 
 _NAME = r"[^\W\d]\w*(?:\.[^\W\d]\w*)*"  # a dotted Python identifier (unicode letters allowed)
-_CALL_KEY = r"\{\s*[\"'](?:name|function)[\"']\s*:"
+_CALL_KEY = r"\{\s*[\"'](?:name|function|tool_calls)[\"']\s*:"
 _KW = r"[^\W\d]\w*\s*=(?![=>])"  # `a=` but not `a ==` or a JS arrow `p =>`
 # Candidate starts inside prose. A call needs a keyword argument (or none, inside a list) so that
 # prose such as "use print() here", "f(x) = x^2" or code like `[Math.floor(x)]` is not a call.
@@ -53,6 +53,13 @@ _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
 def parse_calls(text: str) -> list[ToolCall]:
     """Calls in `text`; `[]` means no call. Raises `CallParseError` (see `REASONS`) on a broken call."""
+    try:
+        return _parse_calls(text)
+    except RecursionError:  # safety net: every known deep input is caught earlier with a clearer message
+        raise CallParseError("too_deep", "the text is nested too deeply to read") from None
+
+
+def _parse_calls(text: str) -> list[ToolCall]:
     if not isinstance(text, str):
         raise CallParseError("not_text", f"expected model output text, got {type(text).__name__}")
     if len(text) > MAX_CHARS:
