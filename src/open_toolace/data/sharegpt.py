@@ -10,7 +10,7 @@ Which turns become examples (`turns=`):
   answers a *user* turn while tools are offered (calls = `[]`: the right move was not to call).
 - `calls`: only the `function_call` turns.
 - `all`: also `gpt` turns that summarise a tool result (`meta.kind = "post_tool_answer"`, calls `[]`), and
-  text turns of conversations that offer no tools at all (plain chat, `tools: []`).
+  text turns of conversations that offer no tools at all (`meta.kind = "chat"`, `tools: []`).
 A conversation that yields no example (glaive has 109 with no tools: plain chat) is a reject with reason
 `no_tools` (or `no_selected_turns`), so every source record is accounted for.
 Each example holds the conversation up to that turn; `meta.turn` is the turn's index in `conversations`
@@ -174,6 +174,7 @@ def _conversation(
                 yield make_reject(line, "empty_answer", rec, detail, index=index, turn=t)
                 emitted += 1
             elif wanted and (tools or turns == "all"):
+                kind = kind if tools else "chat"  # no tools offered at all: plain chat (turns="all" only)
                 yield make_example(
                     f"{source}-{index}-t{t}", messages, tools, [], kind=kind, answer=value, **meta
                 )
