@@ -301,3 +301,11 @@ def test_glaive_function_calls_are_checked(shared_data):
     print(f"\nglaive: {n} calls; reasons {dict(counts)}")
     assert n > 150
     assert counts["unknown_function"] + counts["missing_required"] + counts["type_mismatch"] <= 0.05 * n
+
+
+def test_hostile_nesting_in_arguments_is_a_reason():
+    value: list = []
+    for _ in range(5000):
+        value = [value]
+    tool = Tool("g", "d", {"type": "object", "properties": {"a": {"type": "array"}}})
+    assert codes([call("g", a=value)], [tool]) == ["schema_violation"]

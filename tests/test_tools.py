@@ -9,8 +9,10 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from open_toolace.checks import reason_counts
+from open_toolace.checks import check_calls, reason_counts
 from open_toolace.tool_schema import strip_extensions
 from open_toolace.tools import (
     Tool,
@@ -116,6 +118,25 @@ def test_bfcl_doc_converts_and_round_trips():
     assert validate_tool(tool) == []
     assert tool_to_bfcl(tool) == BFCL_FACTORIAL
     assert parse_tool(BFCL_FACTORIAL) == tool
+
+
+def test_bfcl_enum_on_an_array_constrains_its_items():
+    doc = {
+        "name": "metrics",
+        "description": "d",
+        "parameters": {
+            "type": "dict",
+            "properties": {"m": {"type": "array", "items": {"type": "string"}, "enum": ["buzz", "view"]}},
+            "required": ["m"],
+        },
+    }
+    tool = parse_tool(doc)
+    assert tool.parameters["properties"]["m"]["items"] == {"type": "string", "enum": ["buzz", "view"]}
+    assert tool_to_bfcl(tool) == doc
+    assert check_calls([{"name": "metrics", "arguments": {"m": ["view"]}}], [tool]) == []
+    assert [r.code for r in check_calls([{"name": "metrics", "arguments": {"m": ["x"]}}], [tool])] == [
+        "enum_mismatch"
+    ]
 
 
 def test_openai_round_trip_both_shapes():
@@ -382,3 +403,83 @@ def test_every_shared_tool_definition_converts_or_fails_clearly(shared_data):
         print(f"{source}: validation reasons {reason_counts(reasons)}")
         assert ok >= 0.9 * len(items), source
         assert "invalid_schema" not in reason_counts(reasons), source
+
+
+# ---------------------------------------------------------------- property: BFCL docs survive the round trip
+
+_names = st.from_regex(r"[a-z_][a-z0-9_]{0,11}", fullmatch=True)
+_text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
+
+
+def _bfcl_schema(depth: int = 2):
+    leaf = st.one_of(
+        st.fixed_dictionaries({"type": st.sampled_from(["integer", "float", "boolean", "any"])}),
+        st.fixed_dictionaries(
+            {"type": st.just("string")},
+            optional={"enum": st.lists(_text, min_size=1, max_size=3, unique=True)},
+        ),
+    )
+    if depth == 0:
+        return leaf
+    sub = _bfcl_schema(depth - 1)
+    return st.one_of(
+        leaf,
+        st.fixed_dictionaries({"type": st.sampled_from(["array", "tuple"]), "items": sub}),
+        st.dictionaries(_names, sub, max_size=3).flatmap(
+            lambda props: st.fixed_dictionaries(
+                {
+                    "type": st.just("dict"),
+                    "properties": st.just(props),
+                    "required": st.lists(st.sampled_from(sorted(props)), unique=True)
+                    if props
+                    else st.just([]),
+                }
+            )
+        ),
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    name=st.from_regex(r"[a-z][a-z0-9_]{0,8}(\.[a-z][a-z0-9_]{0,8})?", fullmatch=True),
+    props=st.dictionaries(_names, _bfcl_schema(), max_size=4),
+    description=_text.filter(str.strip),
+)
+def test_random_bfcl_docs_round_trip_and_validate(name, props, description):
+    doc = {
+        "name": name,
+        "description": description,
+        "parameters": {"type": "dict", "properties": props, "required": sorted(props)[:1]},
+    }
+    tool = parse_tool(json.loads(json.dumps(doc)))
+    assert tool_to_bfcl(tool) == doc
+    assert validate_tool(tool) == []
+    assert parse_tool(tool_to_openai(tool, keep_extensions=True)) == tool  # normalising is idempotent
+    assert not {"dict", "float", "tuple", "any"} & set(
+        _type_values(tool_to_openai(tool)["function"]["parameters"])
+    )
+
+
+def _type_values(schema):
+    if isinstance(schema, dict):
+        for k, v in schema.items():
+            if k == "type" and isinstance(v, str):
+                yield v
+            elif k == "properties" and isinstance(v, dict):
+                for sub in v.values():
+                    yield from _type_values(sub)
+            else:
+                yield from _type_values(v)
+
+
+def test_hostile_nesting_is_a_format_error_not_a_crash():
+    deep: dict = {"type": "string"}
+    for _ in range(3000):
+        deep = {"type": "array", "items": deep}
+    with pytest.raises(ToolFormatError, match="nested too deeply"):
+        parse_tool({"name": "f", "parameters": {"type": "object", "properties": {"a": deep}}})
+    with pytest.raises(ToolFormatError, match="nested too deeply"):
+        parse_tools("[" * 100_000)
+    assert [r.code for r in validate_tool(Tool("f", "d", {"type": "object", "properties": {"a": deep}}))] == [
+        "invalid_schema"
+    ]

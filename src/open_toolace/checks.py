@@ -190,16 +190,31 @@ def _tool_reasons_cached(key: str) -> tuple[Reason, ...]:
 
 def tool_reasons(tool: Tool) -> list[Reason]:
     """Rules for one tool (see ``tools.validate_tool``): meta-schema, required ⊆ properties, name, description."""
-    key = json.dumps(
-        {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
-        sort_keys=True,
-        default=repr,
-    )
-    return list(_tool_reasons_cached(key))
+    try:
+        key = json.dumps(
+            {"name": tool.name, "description": tool.description, "parameters": tool.parameters},
+            sort_keys=True,
+            default=repr,
+        )
+        return list(_tool_reasons_cached(key))
+    except RecursionError:
+        return [Reason("invalid_schema", f"tool {tool.name!r}: parameters are nested too deeply to check")]
+
+
+@lru_cache(maxsize=8192)
+def _parse_tool_cached(key: str) -> Tool:
+    return parse_tool(json.loads(key))  # only read here, never handed out, so sharing instances is safe
 
 
 def _as_tool(t: Any) -> Tool:
-    return t if isinstance(t, Tool) else parse_tool(t)
+    if isinstance(t, Tool):
+        return t
+    if isinstance(t, dict):  # datasets repeat the same tool dicts across thousands of samples
+        try:
+            return _parse_tool_cached(json.dumps(t, sort_keys=True))
+        except (TypeError, ValueError, RecursionError):
+            return parse_tool(t)  # not JSON-able or too deep: parse_tool reports it as a ToolFormatError
+    return parse_tool(t)
 
 
 def check_tools(tools: list) -> list[Reason]:
@@ -334,7 +349,11 @@ def check_calls(
                 )
             )
             continue
-        key = _dup_key(str(name), args)
+        try:
+            key = _dup_key(str(name), args)
+        except RecursionError:
+            out.append(Reason("schema_violation", f"call #{i} {label!r}: arguments nested too deeply", label))
+            continue
         if key in seen and flag_duplicates:
             out.append(
                 Reason("duplicate_call", f"call #{i} {label!r} repeats an earlier identical call", label)

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from open_toolace.tool_schema import (
     ToolFormatError,
@@ -32,6 +33,9 @@ from open_toolace.tool_schema import (
     to_bfcl_schema,
     type_to_schema,
 )
+
+if TYPE_CHECKING:
+    from open_toolace.checks import Reason
 
 __all__ = [
     "MAX_NAME_LEN",
@@ -96,6 +100,22 @@ class Tool:
 # ---------------------------------------------------------------- converters in
 
 
+def _depth_guard(fn):
+    """Hostile input (a schema nested thousands deep) becomes a ToolFormatError, not a RecursionError."""
+
+    @functools.wraps(fn)
+    def wrapper(obj: Any) -> Any:
+        try:
+            return fn(obj)
+        except RecursionError:
+            raise ToolFormatError(
+                f"{fn.__name__}: the tool definition is nested too deeply to read"
+            ) from None
+
+    return wrapper
+
+
+@_depth_guard
 def tool_from_openai(obj: dict) -> Tool:
     """``{"type": "function", "function": {name, description, parameters}}`` or the bare inner object."""
     if not isinstance(obj, dict):
@@ -107,11 +127,13 @@ def tool_from_openai(obj: dict) -> Tool:
     return Tool(name, check_description(obj.get("description"), name), params)
 
 
+@_depth_guard
 def tool_from_bfcl(obj: dict) -> Tool:
     """BFCL function doc: ``{"name": "math.factorial", "parameters": {"type": "dict", ...}}`` (float/tuple/any)."""
     return tool_from_openai(obj)
 
 
+@_depth_guard
 def tool_from_xlam(obj: dict) -> Tool:
     """xLAM/ToolRL: ``{"name", "description", "parameters": {"p": {"type": "str, optional", "default": ...}}}``."""
     if not isinstance(obj, dict):
@@ -123,6 +145,7 @@ def tool_from_xlam(obj: dict) -> Tool:
     return Tool(name, check_description(obj.get("description"), name), params)
 
 
+@_depth_guard
 def tool_from_sealtools(obj: dict) -> Tool:
     """Seal-Tools: ``{"api_name", "api_description", "parameters": {p: {type, description}}, "required": [...]}``."""
     if not isinstance(obj, dict):
@@ -134,6 +157,7 @@ def tool_from_sealtools(obj: dict) -> Tool:
     return Tool(name, check_description(obj.get("api_description"), name), params)
 
 
+@_depth_guard
 def tool_from_apibank(obj: dict) -> Tool:
     """API-Bank: ``{"name", "description", "input_parameters": {...}, "output_parameters": {...}}`` or the
     ``{"apiCode", "description", "parameters", "response"}`` form. Parameters are required unless marked optional."""
@@ -155,6 +179,7 @@ def _is_schema(params: Any) -> bool:
     return not params or (isinstance(props, dict) and all(isinstance(v, dict) for v in props.values()))
 
 
+@_depth_guard
 def parse_tool(obj: Any) -> Tool:
     """Detect the shape of one tool definition (dict or JSON string) and convert it."""
     if isinstance(obj, Tool):
@@ -183,6 +208,7 @@ def parse_tool(obj: Any) -> Tool:
     return tool_from_xlam(obj)
 
 
+@_depth_guard
 def parse_tools(obj: Any) -> list[Tool]:
     """A list of tool definitions (or a JSON string of one, as in ShareGPT ``tools`` fields)."""
     if isinstance(obj, str):
@@ -222,7 +248,7 @@ def tool_to_bfcl(tool: Tool) -> dict:
 # ---------------------------------------------------------------- validation
 
 
-def validate_tool(tool: Tool) -> list:
+def validate_tool(tool: Tool) -> list[Reason]:
     """Meta-schema check (jsonschema Draft 2020-12) plus our rules; returns ``list[checks.Reason]``."""
     from open_toolace.checks import tool_reasons  # checks imports this module; keep the cycle lazy
 
