@@ -228,6 +228,8 @@ def test_apibank_dialect():
         {"name": "B", "arguments": {"x": [1, 2]}},
     ]
     assert apibank_calls("Loc(location=New York)")[0][0].arguments == {"location": "New York"}  # no brackets
+    odd = apibank_calls("[A(p=(1, 2), s={1, 2}, when=2034-01-01 10:00:00, x=os.system('x'))]")[0][0].arguments
+    assert odd == {"p": [1, 2], "s": "{1, 2}", "when": "2034-01-01 10:00:00", "x": "os.system('x')"}
     doc = _apibank_doc(
         "{'name': 'T', 'description': 'the user's pick', 'input_parameters': {'a': {'type': str, 'description': 'x'}}, 'output_parameters': {}}"
     )

@@ -185,9 +185,26 @@ _CALL_SEP = re.compile(r",\s*(?=[A-Za-z_][\w.]*\()")
 _CALL = re.compile(r"^\s*([A-Za-z_][\w.]*)\((.*)\)\s*$", re.S)
 
 
+def _json_value(v: Any) -> Any:
+    """Tuples -> lists; raises TypeError for what JSON cannot hold (sets, bytes, complex, NaN)."""
+    if isinstance(v, (list, tuple)):
+        return [_json_value(x) for x in v]
+    if isinstance(v, dict):
+        if not all(isinstance(k, str) for k in v):
+            raise TypeError("non-string key")
+        return {k: _json_value(x) for k, x in v.items()}
+    if (
+        v is None
+        or isinstance(v, (str, bool, int))
+        or (isinstance(v, float) and v == v and abs(v) != float("inf"))
+    ):
+        return v
+    raise TypeError(type(v).__name__)
+
+
 def _loose_value(text: str) -> Any:
-    try:
-        return ast.literal_eval(text)  # a literal (never evaluated code); anything else stays a string
+    try:  # a literal (never evaluated code) that JSON can hold; anything else stays the raw string
+        return _json_value(ast.literal_eval(text))
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
         return text
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,7 +42,7 @@ def _skip_ws(text: str, pos: int) -> int:
 
 def _iter_json_array(path: Path, text: str, start: int) -> Iterator[tuple[int, int, Any]]:
     # Decode element by element (instead of json.loads on the whole) to know where each record starts.
-    newlines = [i for i, ch in enumerate(text) if ch == "\n"]
+    newlines = [m.start() for m in re.finditer("\n", text)]
 
     def line_of(pos: int) -> int:
         return bisect.bisect_left(newlines, pos) + 1
