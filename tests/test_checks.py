@@ -235,7 +235,13 @@ def test_check_tools_codes_and_passing_case():
 def _first_option(value):
     """BFCL lists acceptable values per argument, also inside nested dicts; "" means "may be omitted"."""
     if isinstance(value, dict):
-        return {k: _first_option(opts[0]) for k, opts in value.items() if opts and opts[0] != ""}
+        out = {}
+        for k, opts in value.items():
+            if not isinstance(opts, list):
+                out[k] = opts  # a literal dict value, not a list of options
+            elif opts and opts[0] != "":
+                out[k] = _first_option(opts[0])
+        return out
     if isinstance(value, list):
         return [_first_option(v) for v in value]
     return value
@@ -260,8 +266,15 @@ def _bfcl_pairs(category: str):
         yield q["id"], tools, calls, query
 
 
+# Share of BFCL's own answers the checker may reject. Java/JS answers are often expressions written as strings
+# ("myItemList" for an array), which BFCL's checker converts per language and a JSON-Schema check cannot.
+BFCL_TOLERANCE = {"simple_java": 0.15, "simple_javascript": 0.2}
+
+
 @pytest.mark.parametrize(
-    "category", ["simple_python", "multiple", "parallel", "parallel_multiple", "live_simple"]
+    "category",
+    ["simple_python", "multiple", "parallel", "parallel_multiple", "live_simple", "live_multiple"]
+    + ["live_parallel", "live_parallel_multiple", "simple_java", "simple_javascript"],
 )
 def test_bfcl_ground_truth_passes_the_rule_checker(category):
     n, failing, counts, grounding = 0, {}, Counter(), Counter()
@@ -282,7 +295,7 @@ def test_bfcl_ground_truth_passes_the_rule_checker(category):
         print(f"  {qid}: {msgs[:2]}")
     # BFCL's own answers are right by definition; the few that fail are documented BFCL quirks (e.g. an int
     # given for a "float" parameter is fine here, but a string given for a "dict" is not).
-    assert len(failing) <= 0.03 * n
+    assert len(failing) <= max(1, BFCL_TOLERANCE.get(category, 0.03) * n)
 
 
 def test_glaive_function_calls_are_checked(shared_data):
