@@ -125,3 +125,23 @@ def test_make_generator_hf_tiny_random():
     g = make_generator("hf", "tiny-random", batch_size=2)
     out = g.generate(REQS[:3], n=2, temperature=1.0, max_new_tokens=4, progress=False)
     assert [len(o) for o in out] == [2, 2, 2]
+
+
+def test_peft_model_shared_cache_matches_plain(model_tok):
+    import copy
+
+    from peft import LoraConfig, get_peft_model
+
+    base, tok = model_tok
+    model = get_peft_model(
+        copy.deepcopy(base), LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    )
+    kw = dict(n=2, temperature=1.0, top_k=1, max_new_tokens=6, progress=False)
+    shared = HFGenerator(model_obj=model, tokenizer=tok, batch_size=3, stop_at_call_end=False).generate(
+        REQS, **kw
+    )
+    plain = HFGenerator(
+        model_obj=model, tokenizer=tok, batch_size=3, stop_at_call_end=False, share_prompt_cache=False
+    ).generate(REQS, **kw)
+    assert shared == plain
+    assert shared != make(model_tok, batch_size=3).generate(REQS, **kw)  # the adapter is really applied
