@@ -1,0 +1,161 @@
+"""`RunConfig`: every setting of an end-to-end run (`toolace run CONFIG [key=value ...]`), in sections.
+
+    seed_data   where the labeled seed examples and the unlabeled round queries come from
+    bootstrap   stage 1+2: the sub-task mixture and the LoRA training on it
+    eval        BFCL categories and the fixed subset (first `limit` items per category)
+    evolve      stage 3: rounds, queries per round, m, k, temperatures, vote threshold, replay, init
+    model/seed  the base model spec and the seed every random choice derives from
+
+The resolved config is saved as `<run_dir>/config.yaml`; a resumed run must match it (see `run.check_resume`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from open_toolace.models import DEFAULT_MODEL
+from open_toolace.tasks import TaskMixConfig
+from open_toolace.training.config import TrainConfig
+
+
+def _round_train() -> TrainConfig:
+    # Rounds add a few dozen verified samples to an adapter that already knows the format: fewer epochs.
+    return TrainConfig(num_train_epochs=1.0, effective_batch_size=16)
+
+
+def _round_mix() -> TaskMixConfig:
+    # Generated tools already include near-misses; abstentions come from the seed replay.
+    return TaskMixConfig(distractors_min=0, distractors_max=2, abstention_share=0.1)
+
+
+@dataclass
+class SeedDataConfig:
+    source: str = field(
+        default="synth",
+        metadata={
+            "help": "labeled seed examples: 'synth' (offline synthesis), a file path (any format "
+            "`toolace data convert` reads), or 'hf:<dataset name>' (rows in the internal HF view)"
+        },
+    )
+    format: str = field(default="auto", metadata={"help": "format of a file source (data.adapters.FORMATS)"})
+    split: str = field(default="train", metadata={"help": "split of an hf: source"})
+    limit: int | None = field(
+        default=400, metadata={"help": "at most this many seed examples (a seeded sample; null: all)"}
+    )
+    synth: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "overrides of the synthesizer's config (synth source)"}
+    )
+    queries: str = field(
+        default="synth",
+        metadata={
+            "help": "unlabeled queries for the rounds: 'synth' (held-out domains) or a file of "
+            "examples (their calls are ignored)"
+        },
+    )
+    queries_synth: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "overrides of the query synthesizer's config"}
+    )
+    extra_tools: str | None = field(
+        default=None, metadata={"help": "a file of tool docs added to the adaption task (e.g. Seal-Tools)"}
+    )
+
+
+@dataclass
+class BootstrapConfig:
+    mix: TaskMixConfig = field(
+        default_factory=TaskMixConfig,
+        metadata={"help": "sub-task mixture of stage 1+2 (tasks.TaskMixConfig)"},
+    )
+    train: TrainConfig = field(
+        default_factory=TrainConfig,
+        metadata={"help": "LoRA training of stage 1+2 (train.TrainConfig; model/seed come from the run)"},
+    )
+
+
+@dataclass
+class RunEvalConfig:
+    categories: str = field(
+        default="simple_python,multiple,parallel,parallel_multiple,irrelevance",
+        metadata={"help": "BFCL categories or groups (evaluate.resolve_categories)"},
+    )
+    limit: int | None = field(
+        default=25, metadata={"help": "first N items of every category: a fixed, stated subset (null: all)"}
+    )
+    max_new_tokens: int = field(default=128, metadata={"help": "greedy generation budget per answer"})
+    save_every: int = field(
+        default=64, metadata={"help": "items per generate call (results saved after each)"}
+    )
+    base: bool = field(default=True, metadata={"help": "also evaluate the base model (round 'base')"})
+
+
+@dataclass
+class EvolveConfig:
+    rounds: int = field(default=2, metadata={"help": "self-evolution rounds N"})
+    queries_per_round: int = field(default=40, metadata={"help": "fresh unlabeled queries per round"})
+    m: int = field(default=3, metadata={"help": "candidate tools asked for per query"})
+    k: int = field(default=5, metadata={"help": "invocation samples per query for the vote"})
+    tool_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of tool generation"})
+    invoke_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of invocations"})
+    top_k: int | None = field(default=50, metadata={"help": "top-k of both samplers"})
+    top_p: float | None = field(default=None, metadata={"help": "top-p of the invocation sampler"})
+    tool_max_new_tokens: int = field(default=320, metadata={"help": "budget of one generated tool list"})
+    invoke_max_new_tokens: int = field(default=96, metadata={"help": "budget of one invocation sample"})
+    vote_threshold: float = field(
+        default=0.6, metadata={"help": "the winning answer needs this share of the k samples (ties dropped)"}
+    )
+    keep_no_call: bool = field(
+        default=False, metadata={"help": "keep items whose majority answer is 'call nothing'"}
+    )
+    grounding: str = field(
+        default="off", metadata={"help": "rule filter's grounding check: off | lenient | strict"}
+    )
+    replay_share: float = field(
+        default=0.3, metadata={"help": "share of each round's training set replayed from the seed mixture"}
+    )
+    init: str = field(
+        default="continue",
+        metadata={
+            "help": "continue: train the previous round's adapter on this round's triplets (+replay); "
+            "restart: a new adapter from the base model on the seed mixture + every round's triplets"
+        },
+    )
+    mix: TaskMixConfig = field(
+        default_factory=_round_mix,
+        metadata={"help": "how round triplets are built (distractors, abstentions)"},
+    )
+    train: TrainConfig = field(
+        default_factory=_round_train,
+        metadata={"help": "LoRA training of a round (restart mode uses bootstrap.train instead)"},
+    )
+
+    def __post_init__(self) -> None:
+        if self.init not in ("continue", "restart"):
+            raise ValueError(f"evolve.init must be 'continue' or 'restart', got {self.init!r}")
+        if not 0 <= self.replay_share < 1:
+            raise ValueError(f"evolve.replay_share must be in [0, 1), got {self.replay_share}")
+        if not 0 <= self.vote_threshold <= 1:
+            raise ValueError(f"evolve.vote_threshold must be in [0, 1], got {self.vote_threshold}")
+        if self.k < 1 or self.m < 1 or self.rounds < 0 or self.queries_per_round < 1:
+            raise ValueError("evolve: need k >= 1, m >= 1, rounds >= 0, queries_per_round >= 1")
+
+
+@dataclass
+class RunConfig:
+    name: str = field(default="run", metadata={"help": "run name: the run directory is <out_root>/<name>"})
+    out_root: str = field(default="runs", metadata={"help": "parent of run directories"})
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "base model spec (models.load_model)"})
+    seed: int = field(default=0, metadata={"help": "seed of data sampling, generation and training"})
+    backend: str = field(default="hf", metadata={"help": "generation backend: hf | vllm"})
+    backend_args: dict[str, Any] = field(
+        default_factory=dict, metadata={"help": "extra make_generator kwargs (batch_size, dtype, ...)"}
+    )
+    progress: bool = field(default=True, metadata={"help": "progress bars"})
+    seed_data: SeedDataConfig = field(default_factory=SeedDataConfig, metadata={"help": "seed data"})
+    bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig, metadata={"help": "stage 1+2"})
+    eval: RunEvalConfig = field(default_factory=RunEvalConfig, metadata={"help": "BFCL evaluation"})
+    evolve: EvolveConfig = field(default_factory=EvolveConfig, metadata={"help": "stage 3"})
+
+
+# Settings that may change between a kill and its resume without invalidating finished work.
+RESUME_FREE = ("name", "out_root", "progress", "backend_args", "evolve.rounds")

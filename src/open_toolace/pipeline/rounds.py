@@ -1,0 +1,172 @@
+"""One self-evolution round over the run directory: the `evolve` steps as resumable stages.
+
+rounds/r<r>/queries.jsonl       a fresh slice of the unlabeled pool (disjoint from earlier rounds)
+           tools.jsonl          queries with their generated candidate tools
+           invocations.jsonl    + k sampled invocations each
+           votes.jsonl          one vote record per item (agreement, winner, answer counts)
+           kept.jsonl           voted items that passed the rule checker: the round's new labels
+           rejects.jsonl        every item lost on the way, with its step and reason
+           triplets.jsonl       the round's training samples (tool generation + invocation)
+           train.jsonl          what the round trains on (triplets + replay, or the restart mixture)
+           adapter/             the round's LoRA adapter
+           audit.json           the round's audit (evolve.audit + training + BFCL delta)
+eval/r<r>/                      BFCL run directory of the round's adapter
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+from typing import Any
+
+from open_toolace import evolve
+from open_toolace.io import atomic_write_json, read_json, read_jsonl, write_jsonl
+from open_toolace.pipeline.stages import Ctx, console, eval_scores, headline, train_adapter
+
+
+def _gen_seed(ctx: Ctx, r: int, step: int) -> int:
+    return ctx.cfg.seed * 1000 + r * 10 + step
+
+
+def run_round(ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
+    """Round `r` from the adapter `prev_adapter` (run-dir relative); returns the round's adapter."""
+    ev, d, S = ctx.cfg.evolve, f"rounds/r{r}", f"r{r}"
+    p = lambda name: ctx.path(d, name)  # noqa: E731 - a short local alias keeps the stages readable
+
+    def queries() -> dict[str, Any]:
+        used = {q["id"] for j in range(1, r) for q in read_jsonl(ctx.path(f"rounds/r{j}", "queries.jsonl"))}
+        pool = [q for q in read_jsonl(ctx.path("seed", "queries.jsonl")) if q["id"] not in used]
+        fresh = pool[: ev.queries_per_round]
+        if not fresh:
+            raise ValueError(f"round {r}: the unlabeled query pool is used up ({len(used)} used)")
+        return {"queries": write_jsonl(p("queries.jsonl"), fresh)}
+
+    def tools() -> dict[str, Any]:
+        gen = ctx.round_generator(ctx.path(prev_adapter))
+        kept, rejected = evolve.generate_tools(
+            gen,
+            read_jsonl(p("queries.jsonl")),
+            ev.m,
+            temperature=ev.tool_temperature,
+            top_k=ev.top_k,
+            max_new_tokens=ev.tool_max_new_tokens,
+            seed=_gen_seed(ctx, r, 1),
+            progress=ctx.cfg.progress,
+        )
+        write_jsonl(p("tool_rejects.jsonl"), rejected)
+        return {"with_tools": write_jsonl(p("tools.jsonl"), kept), "rejected": len(rejected)}
+
+    def invoke() -> dict[str, Any]:
+        gen = ctx.round_generator(ctx.path(prev_adapter))
+        sampled = evolve.sample_invocations(
+            gen,
+            read_jsonl(p("tools.jsonl")),
+            k=ev.k,
+            temperature=ev.invoke_temperature,
+            top_k=ev.top_k,
+            top_p=ev.top_p,
+            max_new_tokens=ev.invoke_max_new_tokens,
+            seed=_gen_seed(ctx, r, 2),
+            progress=ctx.cfg.progress,
+        )
+        return {"items": write_jsonl(p("invocations.jsonl"), sampled)}
+
+    def vote() -> dict[str, Any]:
+        voted, rej_vote, records = evolve.vote_items(
+            read_jsonl(p("invocations.jsonl")), ev.vote_threshold, ev.keep_no_call
+        )
+        kept, rej_rules = evolve.rule_filter(voted, ev.grounding)
+        rejected = read_jsonl(p("tool_rejects.jsonl")) + rej_vote + rej_rules
+        write_jsonl(p("votes.jsonl"), records)
+        write_jsonl(p("rejects.jsonl"), rejected)
+        return {"kept": write_jsonl(p("kept.jsonl"), kept), "rejected": len(rejected)}
+
+    def triplets() -> dict[str, Any]:
+        kept = read_jsonl(p("kept.jsonl"))
+        replay = read_jsonl(ctx.path("bootstrap", "samples.jsonl"))
+        share = ev.replay_share if ev.init == "continue" else 0.0
+        samples, report = evolve.build_triplets(kept, replay, share, ev.mix, seed=_gen_seed(ctx, r, 3))
+        write_jsonl(p("triplets.jsonl"), [s for s in samples if not s["id"].startswith("replay:")])
+        if ev.init == "restart":  # the seed mixture + every round's triplets so far, from the base model
+            samples = replay + [
+                s for j in range(1, r + 1) for s in read_jsonl(ctx.path(f"rounds/r{j}", "triplets.jsonl"))
+            ]
+            random.Random(_gen_seed(ctx, r, 4)).shuffle(samples)
+            report["total"] = len(samples)
+        write_jsonl(p("train.jsonl"), samples)
+        atomic_write_json(p("triplets_report.json"), report)
+        return {"samples": len(samples), "tasks": report["tasks"]}
+
+    def train() -> dict[str, Any]:
+        if not read_jsonl(p("triplets.jsonl")):
+            console.print(
+                f"[yellow]round {r}: no verified sample survived; the adapter is not trained[/yellow]"
+            )
+            return {"adapter": prev_adapter, "skipped": "no_training_data"}
+        restart = ev.init == "restart"
+        info = train_adapter(
+            ctx,
+            f"{S}.train",
+            ctx.cfg.bootstrap.train if restart else ev.train,
+            p("train.jsonl"),
+            p("adapter"),
+            None if restart else str(ctx.path(prev_adapter)),
+            ctx.cfg.seed + r,
+        )
+        return {**info, "adapter": f"{d}/adapter"}
+
+    ctx.stage(f"{S}.queries", queries)
+    ctx.stage(f"{S}.tools", tools)
+    ctx.stage(f"{S}.invoke", invoke)
+    ctx.stage(f"{S}.vote", vote)
+    ctx.stage(f"{S}.triplets", triplets)
+    adapter = ctx.stage(f"{S}.train", train)["adapter"]
+
+    def evaluate() -> dict[str, Any]:
+        if adapter == prev_adapter:  # nothing was trained: the previous scores stand, no new generation
+            src, dst = ctx.path("eval", prev_eval), ctx.path("eval", S)
+            shutil.rmtree(dst, ignore_errors=True)
+            shutil.copytree(src, dst)
+            return {"overall": headline(read_json(dst / "scores.json")), "same_as": prev_eval}
+        return eval_scores(ctx, S, adapter)
+
+    ctx.stage(f"eval.{S}", evaluate)
+    ctx.stage(f"{S}.audit", lambda: round_audit(ctx, r, prev_eval))
+    return adapter
+
+
+def round_audit(ctx: Ctx, r: int, prev_eval: str) -> dict[str, Any]:
+    """evolve.audit over the round's files, plus its training and its BFCL delta; warns on a drop."""
+    d = ctx.path(f"rounds/r{r}")
+    report = evolve.audit(
+        read_jsonl(d / "queries.jsonl"),
+        read_jsonl(d / "tools.jsonl"),
+        read_jsonl(d / "votes.jsonl"),
+        read_jsonl(d / "kept.jsonl"),
+        read_jsonl(d / "rejects.jsonl"),
+        read_json(d / "triplets_report.json"),
+    )
+    train = ctx.manifest.get(f"r{r}.train") or {}
+    before = headline(read_json(ctx.path("eval", prev_eval, "scores.json")))
+    after = headline(read_json(ctx.path("eval", f"r{r}", "scores.json")))
+    delta = None if before is None or after is None else after - before
+    report.update(
+        round=r,
+        train={k: train.get(k) for k in ("global_step", "train_loss", "last_loss", "skipped", "seconds")},
+        bfcl_before=before,
+        bfcl_after=after,
+        bfcl_delta=delta,
+        regressed=bool(delta is not None and delta < 0),
+    )
+    atomic_write_json(d / "audit.json", report)
+    if report["regressed"]:
+        warn_regression(r, before, after)
+    return {"kept": report["kept"], "bfcl_delta": delta, "regressed": report["regressed"]}
+
+
+def warn_regression(r: int, before: float, after: float) -> None:
+    console.print(
+        f"[bold red]⚠ round {r} lowered BFCL overall: {100 * before:.1f} → {100 * after:.1f} "
+        f"({100 * (after - before):+.1f} points). See its audit; consider a lower sampling temperature, a "
+        "higher vote threshold, more replay, or evolve.init=restart.[/bold red]"
+    )

@@ -1,0 +1,295 @@
+"""End-to-end `toolace run` on tiny-random: stages, round files, report, and resume after a failure or a kill.
+
+The rounds' tool/invocation sampling goes through `Ctx.round_generator`; the in-process tests replace it by
+a scripted generator (a random tiny model never writes a valid tool list, so its rounds would stop at the
+tool step), while training and BFCL evaluation run the real tiny-random model. The subprocess test kills a
+real process (SIGKILL) in the middle of bootstrap training and resumes it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from open_toolace.config import ConfigError, load_config
+from open_toolace.data.records import make_example
+from open_toolace.io import read_json, read_jsonl, write_jsonl
+from open_toolace.pipeline import stages
+from open_toolace.pipeline.stages import InjectedFailure
+from open_toolace.run import RunConfig, run
+
+TOOLS = {
+    "get_weather": {
+        "name": "get_weather",
+        "description": "Current weather for a city.",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    },
+    "convert_currency": {
+        "name": "convert_currency",
+        "description": "Convert money between currencies.",
+        "parameters": {
+            "type": "object",
+            "properties": {"amount": {"type": "number"}, "to": {"type": "string"}},
+            "required": ["amount", "to"],
+        },
+    },
+    "find_recipe": {
+        "name": "find_recipe",
+        "description": "Find a recipe by dish name.",
+        "parameters": {"type": "object", "properties": {"dish": {"type": "string"}}, "required": ["dish"]},
+    },
+}
+CITIES = ["Paris", "Oslo", "Lima", "Cairo", "Quito", "Hanoi", "Perth", "Bern", "Riga", "Sofia"]
+
+
+def write_data(d: Path) -> tuple[Path, Path]:
+    seed = []
+    for i, city in enumerate(CITIES):
+        seed.append(
+            make_example(
+                f"w{i}",
+                [{"role": "user", "content": f"Weather in {city}?"}],
+                [TOOLS["get_weather"], TOOLS["find_recipe"]],
+                [{"name": "get_weather", "arguments": {"city": city}}],
+                source="test",
+            )
+        )
+        seed.append(
+            make_example(
+                f"c{i}",
+                [{"role": "user", "content": f"Convert {i + 2} USD to EUR"}],
+                [TOOLS["convert_currency"]],
+                [{"name": "convert_currency", "arguments": {"amount": i + 2, "to": "EUR"}}],
+                source="test",
+            )
+        )
+    seed.append(
+        make_example(
+            "n0", [{"role": "user", "content": "Tell me a joke"}], [TOOLS["get_weather"]], [], source="test"
+        )
+    )
+    queries = [
+        make_example(
+            f"q{i}", [{"role": "user", "content": f"How warm is it in {c} today?"}], [], None, source="test"
+        )
+        for i, c in enumerate(CITIES)
+    ]
+    write_jsonl(d / "seed.jsonl", seed)
+    write_jsonl(d / "queries.jsonl", queries)
+    return d / "seed.jsonl", d / "queries.jsonl"
+
+
+class Scripted:
+    """Round sampler: tools for weather queries; invocations that mostly agree, some malformed."""
+
+    def generate(
+        self,
+        requests,
+        *,
+        n=1,
+        temperature=0.0,
+        top_k=None,
+        top_p=None,
+        max_new_tokens=256,
+        stop=None,
+        seed=0,
+        progress=True,
+    ):
+        out = []
+        for req in requests:
+            text = req[-1]["content"]
+            city = next((c for c in CITIES if c in text), "Paris")
+            if "API designer" in req[0]["content"]:  # tool generation
+                good = json.dumps([TOOLS["get_weather"], TOOLS["find_recipe"]])
+                out.append([good if city != "Lima" else "Sure! here: [{broken"] * n)
+            elif city == "Oslo":  # a hallucinated tool wins the vote: the rule filter drops it
+                out.append([f'[get_forecast(city="{city}")]'] * n)
+            else:
+                out.append([f'[get_weather(city="{city}")]'] * (n - 1) + ["[get_weather(city="])
+        return out
+
+
+def tiny_cfg(tmp: Path, seed_file: Path, queries: Path, *extra: str) -> RunConfig:
+    repo = Path(__file__).resolve().parents[1]
+    return load_config(
+        RunConfig,
+        repo / "configs" / "run_tiny.yaml",
+        [
+            f"seed_data.source={seed_file}",
+            f"seed_data.queries={queries}",
+            f"out_root={tmp}",
+            *extra,
+        ],
+    )
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    # Tiny matrices: a second intra-op thread only adds sync cost (and a lot of it on a shared machine).
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture()
+def scripted_rounds(monkeypatch):
+    monkeypatch.setattr(stages.Ctx, "round_generator", lambda self, adapter: Scripted())
+
+
+def artifacts(run_dir: Path) -> dict[str, object]:
+    """What must not differ between an interrupted-and-resumed run and an uninterrupted one."""
+    out: dict[str, object] = {}
+    for p in sorted(run_dir.rglob("*.jsonl")):
+        rel = str(p.relative_to(run_dir))
+        if "checkpoint-" in rel:
+            continue
+        rows = read_jsonl(p)
+        out[rel] = [r for r in rows if not isinstance(r, dict) or "seconds" not in r]
+    for p in sorted(run_dir.glob("eval/*/scores.json")):
+        s = read_json(p)
+        out[str(p.relative_to(run_dir))] = {"categories": s["categories"], "summary": s["summary"]}
+    for p in sorted(run_dir.glob("rounds/*/audit.json")):
+        a = read_json(p)
+        a["train"].pop("seconds", None)
+        out[str(p.relative_to(run_dir))] = a
+    return out
+
+
+def test_run_end_to_end_then_resume_after_injected_failures(tmp_path, scripted_rounds, monkeypatch):
+    seed_file, queries = write_data(tmp_path)
+    ref_dir = tmp_path / "ref"
+    scores = run(tiny_cfg(tmp_path, seed_file, queries), ref_dir)
+    assert set(scores) == {"base", "bootstrap", "r1", "r2"}
+    assert all(isinstance(v, float) for v in scores.values())
+
+    man = read_json(ref_dir / "manifest.json")["stages"]
+    for name in (
+        "seed",
+        "queries",
+        "eval.base",
+        "bootstrap.samples",
+        "bootstrap.train",
+        "eval.bootstrap",
+        "r1.queries",
+        "r1.tools",
+        "r1.invoke",
+        "r1.vote",
+        "r1.triplets",
+        "r1.train",
+        "eval.r1",
+        "r1.audit",
+        "r2.audit",
+    ):
+        assert man[name]["status"] == "done", name
+    r1 = ref_dir / "rounds" / "r1"
+    q1 = [q["id"] for q in read_jsonl(r1 / "queries.jsonl")]
+    q2 = [q["id"] for q in read_jsonl(ref_dir / "rounds/r2/queries.jsonl")]
+    assert q1 == ["q0", "q1", "q2"] and q2 == ["q3", "q4", "q5"], "fresh, disjoint slices"
+    rejects = {r["id"]: (r["step"], r["reason"]) for r in read_jsonl(r1 / "rejects.jsonl")}
+    assert rejects == {"q1": ("rules", "unknown_function"), "q2": ("tools", "bad_json")}
+    assert [k["id"] for k in read_jsonl(r1 / "kept.jsonl")] == ["q0"]
+    votes = read_jsonl(r1 / "votes.jsonl")
+    assert [round(v["agreement"], 2) for v in votes] == [0.67, 1.0]
+    assert (r1 / "adapter" / "adapter_model.safetensors").exists()
+    assert (r1 / "adapter" / "adapter_config.json").exists()
+    assert man["r1.train"]["adapter"] == "rounds/r1/adapter"
+    audit = read_json(r1 / "audit.json")
+    assert audit["queries"] == 3 and audit["kept"] == 1 and audit["rejected"] == 2
+    assert audit["bfcl_after"] == scores["r1"] and audit["bfcl_before"] == scores["bootstrap"]
+    train_rows = read_jsonl(r1 / "train.jsonl")
+    assert any(s["id"].startswith("replay:") for s in train_rows), "seed replay in the round's training set"
+
+    report = (ref_dir / "report.md").read_text()
+    assert (ref_dir / "accuracy.png").stat().st_size > 1000
+    for needle in (
+        "| metric | base | bootstrap | r1 | r2 |",
+        "simple_python (n=2)",
+        "irrelevance (n=2)",
+        "Self-evolution audit",
+        "rules: unknown_function 1",
+        "first 2 items",
+    ):
+        assert needle in report, needle
+
+    # Interrupt a second run with the same config at several points; resume each time with the same call.
+    run_dir = tmp_path / "resumed"
+    cfg = tiny_cfg(tmp_path, seed_file, queries)
+    for point in ("bootstrap.train:step1", "r1.tools:before_done", "r1.train:start", "eval.r2:before_done"):
+        monkeypatch.setenv(stages.FAIL_ENV, point)
+        with pytest.raises(InjectedFailure):
+            run(cfg, run_dir)
+    monkeypatch.delenv(stages.FAIL_ENV)
+    assert run(cfg, run_dir) == scores
+    assert artifacts(run_dir) == artifacts(ref_dir)
+    boot = read_json(run_dir / "bootstrap/adapter/train_metrics.json")
+    assert boot["resumed_from"] and boot["resumed_from"].endswith("checkpoint-1"), "training resumed"
+
+    # A finished run is not redone; a different config is refused; more rounds extend it.
+    before = read_json(run_dir / "manifest.json")
+    run(cfg, run_dir)
+    assert read_json(run_dir / "manifest.json") == before
+    with pytest.raises(ConfigError, match="evolve.k"):
+        run(tiny_cfg(tmp_path, seed_file, queries, "evolve.k=4"), run_dir)
+
+
+def test_round_without_survivors_keeps_the_adapter(tmp_path, monkeypatch):
+    """A model that never writes a tool list: rounds record the rejections, skip training, keep scores."""
+    seed_file, queries = write_data(tmp_path)
+    cfg = tiny_cfg(tmp_path, seed_file, queries, "evolve.rounds=1", "eval.base=false")
+    scores = run(cfg, tmp_path / "run")
+    d = tmp_path / "run"
+    man = read_json(d / "manifest.json")["stages"]
+    assert man["r1.train"]["skipped"] == "no_training_data"
+    assert man["r1.train"]["adapter"] == "bootstrap/adapter"
+    assert man["eval.r1"]["same_as"] == "bootstrap" and scores["r1"] == scores["bootstrap"]
+    rejects = read_jsonl(d / "rounds/r1/rejects.jsonl")
+    assert len(rejects) == 3 and all(r["step"] == "tools" and r["reason"] for r in rejects)
+    assert "not trained (no_training_data)" in (d / "report.md").read_text()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
+def test_cli_killed_mid_training_resumes(tmp_path):
+    """`toolace run` SIGKILLed right after a training checkpoint; the same command finishes the run."""
+    seed_file, queries = write_data(tmp_path)
+    args = [
+        sys.executable,
+        "-m",
+        "open_toolace.cli",
+        "run",
+        "configs/run_tiny.yaml",
+        f"seed_data.source={seed_file}",
+        f"seed_data.queries={queries}",
+        "evolve.rounds=0",
+        "eval.base=false",
+        "--out",
+        str(tmp_path / "cli"),
+    ]
+    repo = Path(__file__).resolve().parents[1]
+    env = {**os.environ, stages.FAIL_ENV: "bootstrap.train:step1:kill", "OMP_NUM_THREADS": "1"}
+    first = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == -9, first.stderr[-2000:]
+    assert list((tmp_path / "cli/bootstrap/adapter").glob("checkpoint-1"))
+    assert not (tmp_path / "cli/bootstrap/adapter/train_metrics.json").exists()
+    env.pop(stages.FAIL_ENV)
+    second = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    assert second.returncode == 0, second.stderr[-2000:]
+    assert "BFCL overall: bootstrap" in second.stdout
+    metrics = read_json(tmp_path / "cli/bootstrap/adapter/train_metrics.json")
+    assert metrics["resumed_from"].endswith("checkpoint-1") and metrics["global_step"] == 2
+    report = subprocess.run(
+        [sys.executable, "-m", "open_toolace.cli", "report", str(tmp_path / "cli")],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert report.returncode == 0 and (tmp_path / "cli/report.md").exists()
