@@ -192,3 +192,57 @@ def apply_chat_template(tokenizer: Any, messages: list[Message], add_generation_
         )
     text = "".join(f"<|{m['role']}|>\n{m['content']}\n" for m in messages)
     return text + ("<|assistant|>\n" if add_generation_prompt else "")
+
+
+# ---------------------------------------------------------------- teacher agents of seed synthesis
+# Used by open_toolace.synth.teacher (ToolACE's TSS / SDG / judge through an OpenAI-compatible teacher). Each
+# system prompt names its agent as `[agent: NAME]` so server logs (and the tests' stub server) can tell the
+# agents apart. The assistant agent uses "invocation" above, so the teacher answers as the student will.
+TEACHER_PROMPTS: dict[str, dict[str, str]] = {
+    "teacher_api": {
+        "system": "[agent: api_designer] You design realistic web APIs for a tool-using assistant.",
+        "user": "Domain: {domain}\nFunctionality: {functionality}\nAPIs that already exist here: {examples}\n"
+        'Write one NEW API for this functionality as a JSON object with "name" (snake_case), "description" '
+        'and "parameters" (JSON Schema: "type": "object", "properties" each with a type and a '
+        'description, "required"). Answer with the JSON object only.',
+    },
+    "teacher_evolve": {
+        "system": "[agent: api_evolver] You evolve API definitions to make them more varied and realistic.",
+        "user": "API:\n{api}\n\nRewrite it: {operation}. Keep its name and purpose. Answer with the full JSON "
+        "object only.",
+    },
+    "teacher_user": {
+        "system": "[agent: user] You play a person using an AI assistant that can call tools. Write natural "
+        "requests, in varied styles, that state every value a call needs (names, numbers with units, dates "
+        "with the year, places).",
+        "user": "Tools:\n{tools}\n{history}\nWrite the user's next message. It must need {need}. Answer with "
+        "the message only.",
+    },
+    "teacher_tool": {
+        "system": "[agent: tool] You simulate an API server. Answer every call with a short, realistic JSON "
+        "response.",
+        "user": "API:\n{api}\nCall: {call}\nAnswer with the JSON response only.",
+    },
+    "teacher_reply": {
+        "system": "[agent: assistant_reply] You are the assistant. Tell the user the result of the tool call "
+        "in one short sentence.",
+        "user": "Request: {request}\nTool result: {result}",
+    },
+    "teacher_judge": {
+        "system": "[agent: judge] You check tool-calling training data. Be strict.",
+        "user": "Tools:\n{tools}\n\nConversation:\n{conversation}\n\nAnswer: {calls}\n\nCheck (1) hallucination: "
+        "does any argument value not come from the conversation? (2) consistency: do the calls (or the "
+        "absence of a call) do what the user asked, with the right tools? Answer with JSON only: "
+        '{"hallucination": true|false, "consistent": true|false, "reason": "..."}',
+    },
+}
+PROMPTS.update(TEACHER_PROMPTS)
+
+
+def render_teacher(role: str, prompts: Mapping | None = None, **values: Any) -> list[Message]:
+    """System + user messages of teacher agent `role` (api, evolve, user, tool, reply, judge)."""
+    p = (prompts or PROMPTS)[f"teacher_{role}"]
+    return [
+        {"role": "system", "content": p["system"]},
+        {"role": "user", "content": fill(p["user"], **values)},
+    ]

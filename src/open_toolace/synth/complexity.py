@@ -11,6 +11,7 @@ to rejects with their loss; the kept ones carry `meta["difficulty"]`.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any
 
 
@@ -27,6 +28,14 @@ def _pair(tok: Any, ex: dict, max_length: int) -> tuple[list[int], list[int]] | 
     if not c_ids or len(c_ids) >= max_length:
         return None  # the completion would be cut away: no loss tokens (NaN), dropped by the filter
     return p_ids[-(max_length - len(c_ids)) :], c_ids  # keep the end of a long prompt
+
+
+@lru_cache(maxsize=1)
+def _load(spec: str, dtype: str, device: str) -> tuple[Any, Any]:
+    """The scoring model, kept for the next call (one synthesis run scores in several passes)."""
+    from open_toolace.models import load_model
+
+    return load_model(spec, dtype=dtype, device=device)
 
 
 def completion_nll(
@@ -46,9 +55,7 @@ def completion_nll(
     from tqdm.auto import tqdm
 
     if model is None or tokenizer is None:
-        from open_toolace.models import load_model
-
-        model, tokenizer = load_model(model_spec, dtype=dtype, device=device)
+        model, tokenizer = _load(model_spec, dtype, device)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
     pairs = [_pair(tokenizer, ex, max_length) for ex in examples]
     losses = [math.nan] * len(examples)
@@ -59,26 +66,25 @@ def completion_nll(
         idx = order[start : start + batch_size]
         seqs = [pairs[i][0] + pairs[i][1] for i in idx]  # type: ignore[index]
         width = max(map(len, seqs))
+        keep = max(len(pairs[i][1]) for i in idx) + 1  # type: ignore[index]
+        # Left padding puts every completion at the end of its row, so only the last `keep` positions need
+        # logits (a 49k vocabulary times the whole prompt would dominate the time and the memory).
         ids = torch.full((len(idx), width), pad, dtype=torch.long)
         mask = torch.zeros((len(idx), width), dtype=torch.long)
-        labels = torch.full((len(idx), width), -100, dtype=torch.long)
-        for r, i in enumerate(idx):
-            p, c = pairs[i]  # type: ignore[misc]
-            ids[r, : len(p) + len(c)] = torch.tensor(p + c)
-            mask[r, : len(p) + len(c)] = 1
-            labels[r, len(p) : len(p) + len(c)] = torch.tensor(c)
+        for r, seq in enumerate(seqs):
+            ids[r, width - len(seq) :] = torch.tensor(seq)
+            mask[r, width - len(seq) :] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
         with torch.no_grad():
-            logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev)).logits.float()
-        shift_logits, shift_labels = logits[:, :-1], labels[:, 1:].to(dev)
-        nll = torch.nn.functional.cross_entropy(
-            shift_logits.reshape(-1, shift_logits.size(-1)),
-            shift_labels.reshape(-1),
-            reduction="none",
-            ignore_index=-100,
-        ).view(shift_labels.shape)
-        counts = (shift_labels != -100).sum(1)
+            out = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev),
+                        logits_to_keep=keep)  # fmt: skip
+        logits = out.logits[:, -keep:].float()
+        logprobs = torch.log_softmax(logits[:, :-1], dim=-1)  # position j predicts token j+1 of the window
         for r, i in enumerate(idx):
-            losses[i] = float(nll[r].sum() / counts[r]) if counts[r] > 0 else math.nan
+            c = pairs[i][1]  # type: ignore[index]
+            target = torch.tensor(c, device=logprobs.device)
+            picked = logprobs[r, keep - 1 - len(c) :, :].gather(-1, target[:, None]).squeeze(-1)
+            losses[i] = float(-picked.mean())
         bar.update(len(idx))
     bar.close()
     return losses

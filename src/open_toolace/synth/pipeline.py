@@ -151,7 +151,7 @@ def synthesize_offline(cfg: SynthConfig) -> SynthResult:
             counts["not_applicable"] += 1
             continue
         ex = make_example(f"synth-{cfg.seed}-{attempt:07d}", s.messages, s.tools, s.calls, source="synth",
-                          mode="offline", type=kind, **s.meta)  # fmt: skip
+                          mode="offline", kind="call" if s.calls else "no_call", type=kind, **s.meta)  # fmt: skip
         reasons = verify_example(ex, cfg.grounding, cfg.derive)
         if reasons:
             rejects.append(reject(ex, reasons, "rule"))

@@ -73,8 +73,10 @@ def _glue(parts: list[str]) -> str:
 
 
 def _spec_order(api: Api, name: str) -> int:
+    """Where the leaf named `name` (maybe renamed by evolution, e.g. city -> cities) sits in the tree's order."""
     names = [p.name for p in api.spec.params]
-    return names.index(name) if name in names else len(names)
+    spec_name = next((p.spec.name for _, p in api.leaves() if p.name == name), name)
+    return names.index(spec_name) if spec_name in names else len(names)
 
 
 def draw_values(api: Api, rng: random.Random, mention_p: float = 0.45) -> dict[str, Value]:

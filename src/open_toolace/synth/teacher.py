@@ -11,7 +11,8 @@
        flags hallucinated values and calls inconsistent with the request.
 
 Every teacher output is parsed with json / calls.parse_calls (never eval); what cannot be parsed is a reject
-with a reason, never a crash. The role of each request is marked `[agent: NAME]` in its system prompt.
+with a reason, never a crash. The agents' templates are `prompts.PROMPTS["teacher_*"]` (override them with
+`TeacherConfig.prompts`, a YAML file); each system prompt marks its role as `[agent: NAME]`.
 
     gen = make_generator("openai", "my-teacher", base_url="http://127.0.0.1:8000/v1", stop_at_call_end=False)
     examples, rejects = teacher_synthesize(gen, seed_domains, TeacherConfig(n_apis=20, n_dialogs=50))
@@ -23,53 +24,16 @@ import json
 import random
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from open_toolace.calls import CallParseError, ToolCall, parse_calls, render_calls
 from open_toolace.checks import Reason, check_tools
 from open_toolace.data.records import make_example
-from open_toolace.prompts import fill, format_tools, render_invocation
+from open_toolace.prompts import format_tools, load_prompts, render_invocation, render_teacher
 from open_toolace.synth.tree import Domain
 from open_toolace.synth.verify import reject, verify_example
 
-TEACHER_PROMPTS: dict[str, dict[str, str]] = {
-    "api": {
-        "system": "[agent: api_designer] You design realistic web APIs for a tool-using assistant.",
-        "user": "Domain: {domain}\nFunctionality: {functionality}\nAPIs that already exist here: {examples}\n"
-        'Write one NEW API for this functionality as a JSON object with "name" (snake_case), "description" '
-        'and "parameters" (JSON Schema: "type": "object", "properties" each with a type and a '
-        'description, "required"). Answer with the JSON object only.',
-    },
-    "evolve": {
-        "system": "[agent: api_evolver] You evolve API definitions to make them more varied and realistic.",
-        "user": "API:\n{api}\n\nRewrite it: {operation}. Keep its name and purpose. Answer with the full JSON "
-        "object only.",
-    },
-    "user": {
-        "system": "[agent: user] You play a person using an AI assistant that can call tools. Write natural "
-        "requests, in varied styles, that state every value a call needs (names, numbers with units, dates "
-        "with the year, places).",
-        "user": "Tools:\n{tools}\n{history}\nWrite the user's next message. It must need {need}. Answer with "
-        "the message only.",
-    },
-    "tool": {
-        "system": "[agent: tool] You simulate an API server. Answer every call with a short, realistic JSON "
-        "response.",
-        "user": "API:\n{api}\nCall: {call}\nAnswer with the JSON response only.",
-    },
-    "reply": {
-        "system": "[agent: assistant_reply] You are the assistant. Tell the user the result of the tool call "
-        "in one short sentence.",
-        "user": "Request: {request}\nTool result: {result}",
-    },
-    "judge": {
-        "system": "[agent: judge] You check tool-calling training data. Be strict.",
-        "user": "Tools:\n{tools}\n\nConversation:\n{conversation}\n\nAnswer: {calls}\n\nCheck (1) hallucination: "
-        "does any argument value not come from the conversation? (2) consistency: do the calls (or the "
-        "absence of a call) do what the user asked, with the right tools? Answer with JSON only: "
-        '{"hallucination": true|false, "consistent": true|false, "reason": "..."}',
-    },
-}
 OPERATION_TEXT = {
     "add_parameter": "add one useful optional parameter",
     "add_constraint": "constrain one parameter (an enum of allowed values, a minimum/maximum, or a pattern)",
@@ -111,6 +75,9 @@ class TeacherConfig:
         metadata={"help": "dialog type -> share"},
     )
     judge: bool = field(default=True, metadata={"help": "run the model layer of verification"})
+    prompts: str | None = field(
+        default=None, metadata={"help": "YAML of prompt overrides (prompts.load_prompts)"}
+    )
 
 
 def extract_json(text: str) -> Any:
@@ -126,12 +93,13 @@ def extract_json(text: str) -> Any:
     raise ValueError("no JSON object in the answer")
 
 
-def _msg(role: str, **values: Any) -> list[dict]:
-    p = TEACHER_PROMPTS[role]
-    return [
-        {"role": "system", "content": p["system"]},
-        {"role": "user", "content": fill(p["user"], **values)},
-    ]
+@lru_cache(maxsize=4)
+def _prompts(path: str | None) -> dict:
+    return load_prompts(path)
+
+
+def _msg(role: str, cfg: TeacherConfig, **values: Any) -> list[dict]:
+    return render_teacher(role, _prompts(cfg.prompts), **values)
 
 
 def _ask(gen: Any, requests: list[list[dict]], cfg: TeacherConfig, seed: int) -> list[str]:
@@ -161,7 +129,7 @@ def synthesize_apis(
 
     leaves = [(d, f) for d in domains for f in d.functionalities]
     picks = [rng.choice(leaves) for _ in range(cfg.n_apis)]
-    reqs = [_msg("api", domain=d.name, functionality=f,
+    reqs = [_msg("api", cfg, domain=d.name, functionality=f,
                  examples=", ".join(a.name for a in d.apis if a.functionality == f)) for d, f in picks]  # fmt: skip
     rows, rejects, names = [], [], set()
     for (d, f), text in zip(picks, _ask(gen, reqs, cfg, rng.randrange(1 << 30)), strict=True):
@@ -173,7 +141,7 @@ def synthesize_apis(
     for _ in range(cfg.evolve_steps):
         ops = [rng.choice(OPS) for _ in rows]
         reqs = [
-            _msg("evolve", api=json.dumps(r["tool"]), operation=OPERATION_TEXT[op])
+            _msg("evolve", cfg, api=json.dumps(r["tool"]), operation=OPERATION_TEXT[op])
             for r, op in zip(rows, ops, strict=True)
         ]
         for r, op, text in zip(rows, ops, _ask(gen, reqs, cfg, rng.randrange(1 << 30)), strict=True):
@@ -237,7 +205,7 @@ def generate_dialogs(
     rejects: list[dict] = []
 
     def user_turn(ps: list[dict]) -> None:
-        reqs = [_msg("user", tools=format_tools([p["target"]["tool"]] if p["kind"] == "irrelevance" else p["tools"]),
+        reqs = [_msg("user", cfg, tools=format_tools([p["target"]["tool"]] if p["kind"] == "irrelevance" else p["tools"]),
                      history=("Conversation so far:\n" + _conversation(p["messages"]) + "\n") if p["messages"] else "",
                      need=p["need"]) for p in ps]  # fmt: skip
         for p, text in zip(ps, _ask(gen, reqs, cfg, seed), strict=True):
@@ -247,7 +215,12 @@ def generate_dialogs(
         ok = []
         for p, text in zip(
             ps,
-            _ask(gen, [render_invocation(p["tools"], p["messages"]) for p in ps], cfg, seed + 1),
+            _ask(
+                gen,
+                [render_invocation(p["tools"], p["messages"], _prompts(cfg.prompts)) for p in ps],
+                cfg,
+                seed + 1,
+            ),
             strict=True,
         ):
             if not p["messages"][-1]["content"]:
@@ -279,17 +252,21 @@ def generate_dialogs(
         by_name = {a["tool"]["name"]: a["tool"] for a in apis}
         tool_reqs = [
             _msg(
-                "tool", api=json.dumps(by_name.get(p["calls"][0]["name"], {})), call=json.dumps(p["calls"][0])
+                "tool",
+                cfg,
+                api=json.dumps(by_name.get(p["calls"][0]["name"], {})),
+                call=json.dumps(p["calls"][0]),
             )
             for p in multi
         ]
         for p, text in zip(multi, _ask(gen, tool_reqs, cfg, seed + 2), strict=True):
+            p["first"] = {"messages": list(p["messages"]), "calls": p["calls"]}  # verified below, as history
             p["messages"] += [{"role": "assistant", "content": render_calls([ToolCall.from_dict(c) for c in p["calls"]])},
                               {"role": "tool", "content": text.strip() or "{}"}]  # fmt: skip
         replies = _ask(
             gen,
             [
-                _msg("reply", request=p["messages"][0]["content"], result=p["messages"][-1]["content"])
+                _msg("reply", cfg, request=p["messages"][0]["content"], result=p["messages"][-1]["content"])
                 for p in multi
             ],
             cfg,
@@ -305,9 +282,14 @@ def generate_dialogs(
     examples = []
     for p in plans:
         ex = make_example(f"synth-teacher-{p['i']:06d}", p["messages"], p["tools"], p["calls"], source="synth",
-                          mode="teacher", type=p["kind"], domain=p["target"]["domain"],
+                          mode="teacher", kind="call" if p["calls"] else "no_call", type=p["kind"], domain=p["target"]["domain"],
                           apis=[c["name"] for c in p["calls"]], ops=p["target"]["ops"], teacher=cfg.model)  # fmt: skip
         reasons = verify_example(ex)
+        if not reasons and "first" in p:  # a hallucinated call in the history is bad data too
+            first = make_example(
+                "first", p["first"]["messages"], p["tools"], p["first"]["calls"], source="synth"
+            )
+            reasons = verify_example(first)
         if reasons:
             rejects.append(reject(ex, reasons, "rule"))
         else:
@@ -320,7 +302,7 @@ def generate_dialogs(
 
 def judge(gen: Any, examples: list[dict], cfg: TeacherConfig, seed: int = 0) -> tuple[list[dict], list[dict]]:
     """The model layer: the teacher as judge of hallucination and consistency; (kept, rejects)."""
-    reqs = [_msg("judge", tools=format_tools(ex["tools"]), conversation=_conversation(ex["messages"]),
+    reqs = [_msg("judge", cfg, tools=format_tools(ex["tools"]), conversation=_conversation(ex["messages"]),
                  calls=render_calls([ToolCall.from_dict(c) for c in ex["calls"]])) for ex in examples]  # fmt: skip
     kept, rejects = [], []
     for ex, text in zip(examples, _ask(gen, reqs, cfg, seed), strict=True):

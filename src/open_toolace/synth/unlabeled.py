@@ -57,7 +57,7 @@ def synthesize_queries(cfg: SynthConfig, rejects: list[dict] | None = None) -> l
         seen.add(query)
         meta = {k: s.meta[k] for k in ("template", "domain", "forms")}
         ex = make_example(f"synth-q-{cfg.seed}-{attempt:07d}", [{"role": "user", "content": query}], [], None,
-                          source="synth-queries", type=kind, **meta)  # fmt: skip
+                          source="synth-queries", kind="unlabeled", type=kind, **meta)  # fmt: skip
         if index is not None:
             score, match = index.best(query)
             if score >= index.threshold:
