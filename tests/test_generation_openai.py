@@ -163,3 +163,14 @@ def test_api_key_from_env(server, monkeypatch):
     g = OpenAIGenerator("m", base_url=server.url, api_key_env="MY_KEY")
     g.generate([MSGS], progress=False)
     assert server.headers[-1]["Authorization"] == "Bearer sk-env"
+
+
+def test_make_generator_openai_adapter_and_batch_size(server, tmp_path):
+    from open_toolace.generation import make_generator
+
+    g = make_generator("openai", "base", adapter="my-lora", base_url=server.url, batch_size=3, api_key="k")
+    assert g.model == "my-lora" and g.concurrency == 3
+    g.generate([MSGS], progress=False)
+    assert server.received[-1]["model"] == "my-lora"
+    with pytest.raises(ValueError, match="lora-modules"):
+        make_generator("openai", "base", adapter=str(tmp_path), base_url=server.url)

@@ -93,9 +93,16 @@ def make_generator(backend: str, model: str, adapter: str | None = None, **kw: A
         from open_toolace.generation.openai import OpenAIGenerator
 
         if adapter is not None:
-            raise ValueError(
-                "the openai backend serves adapters by model name; pass the served name as `model`"
-            )
+            # A server serves LoRA adapters under a name (vLLM: --lora-modules NAME=PATH); that name is the
+            # request's model. A local dir cannot be sent to a server.
+            from pathlib import Path
+
+            if Path(adapter).exists():
+                raise ValueError(
+                    f"the openai backend cannot load the local adapter {adapter}; serve it (e.g. `vllm serve BASE "
+                    f"--enable-lora --lora-modules NAME={adapter}`) and pass adapter=NAME or model=NAME"
+                )
+            model = adapter
         return OpenAIGenerator(model, **kw)
     if backend == "vllm":
         from open_toolace.generation.vllm import VLLMGenerator

@@ -51,10 +51,12 @@ class OpenAIGenerator:
         send_top_k: bool | None = None,
         extra_body: dict[str, Any] | None = None,
         on_error: str = "raise",
+        batch_size: int | None = None,
     ):
         """`send_top_k`: add the non-standard `top_k` field (vLLM/SGLang accept it; default: unless the URL is
         api.openai.com). `on_error`: "raise", or "empty" to return "" for a request that failed for good and
-        record the reason in `self.errors` (auth and not-found errors always raise)."""
+        record the reason in `self.errors` (auth and not-found errors always raise). `batch_size`, if given,
+        replaces `concurrency` (so hf-style configs work unchanged)."""
         import httpx
 
         if on_error not in ("raise", "empty"):
@@ -65,7 +67,8 @@ class OpenAIGenerator:
         )
         self.api_key = api_key if api_key is not None else os.environ.get(api_key_env, "")
         self.api_key_env = api_key_env
-        self.concurrency, self.max_retries = max(1, concurrency), max_retries
+        # batch_size: what callers written for the hf backend pass; here it means requests in flight
+        self.concurrency, self.max_retries = max(1, batch_size or concurrency), max_retries
         self.backoff, self.backoff_max = backoff, backoff_max
         self.stop_at_call_end, self.extra_body, self.on_error = stop_at_call_end, extra_body or {}, on_error
         self.send_top_k = "api.openai.com" not in self.base_url if send_top_k is None else send_top_k
