@@ -18,7 +18,7 @@ from open_toolace.synth.pipeline import HELD_OUT, SynthConfig, run_synthesis, sy
 from open_toolace.synth.stats import type_coverage
 from open_toolace.synth.tree import load_tree, split_domains
 from open_toolace.synth.unlabeled import synthesize_queries
-from open_toolace.synth.verify import verify_example
+from open_toolace.synth.verify import underivable
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +56,7 @@ def test_every_sample_passes_rule_checker(big):
     for ex in big.examples:
         assert validate_example(ex) == []
         assert check_calls(ex["calls"], ex["tools"], query=example_user_text(ex), grounding="lenient") == []
-        assert verify_example(ex) == []
+        assert underivable(ex["calls"], example_user_text(ex)) == []  # values read back by verify.py's parser
         names = {t["name"] for t in ex["tools"]}
         assert {c["name"] for c in ex["calls"]} <= names
         if ex["meta"]["type"] == "irrelevance":

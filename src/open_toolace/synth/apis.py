@@ -282,7 +282,8 @@ def op_add_array(api: Api, rng: random.Random) -> str | None:
         k = p.spec.kind
         if p.is_array or k.item is not None or p.default is not NO_DEFAULT:
             continue
-        if (k.name in pools() or k.name in _ARRAYABLE) and p.schema.get("type") == "string":
+        quoted = any('"' in ph for ph in p.spec.phrases)  # 'saying "a and b"' would not say two values
+        if (k.name in pools() or k.name in _ARRAYABLE) and p.schema.get("type") == "string" and not quoted:
             options.append(p)
     if not options:
         return None
@@ -302,15 +303,15 @@ def op_add_defaults(api: Api, rng: random.Random) -> str | None:
         if p.default is not NO_DEFAULT or p.is_array:
             continue
         t = p.schema.get("type")
-        if not p.required and "enum" in p.schema:
+        designed = p.spec.kind.name == "enum" and "enum" in p.schema  # options an API designer chose
+        if not p.required and designed:
             p.default = p.schema["enum"][0]
         elif not p.required and t == "boolean":
             p.default = False
         elif not p.required and t == "integer" and p.spec.kind.name in ("int", "count"):
-            p.default = p.schema.get("minimum", 1) if p.spec.kind.name == "count" else 10
-            if "maximum" in p.schema and p.default > p.schema["maximum"]:
-                continue
-        elif p.required and "enum" in p.schema and rng.random() < 0.5:
+            lo, hi = int_range(p.spec.kind)
+            p.default = lo if p.spec.kind.name == "count" else min(max(10, lo), hi)
+        elif p.required and designed and rng.random() < 0.5:
             p.required, p.default = False, p.schema["enum"][0]
         else:
             continue
