@@ -43,6 +43,7 @@ def _print_stats(stats: dict, as_json: bool) -> None:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from open_toolace.config import ConfigError, load_config
+    from open_toolace.generation.openai import GenerationError
     from open_toolace.synth.pipeline import SynthConfig
     from open_toolace.synth.tree import TreeError
 
@@ -59,7 +60,12 @@ def cmd_synth(args: argparse.Namespace) -> int:
             from open_toolace.synth.pipeline import run_synthesis
 
             stats = run_synthesis(cfg, args.out, force=args.force)
-    except (ConfigError, TreeError, ValueError) as e:
+    except (
+        ConfigError,
+        TreeError,
+        ValueError,
+        GenerationError,
+    ) as e:  # a teacher URL/key/model that is wrong
         print(f"toolace synth: {e}", file=sys.stderr)
         return 2
     _print_stats(stats, args.json)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from open_toolace.config import save_config, to_dict
 from open_toolace.data.records import make_example
-from open_toolace.io import Manifest, atomic_write_json, write_jsonl
+from open_toolace.io import atomic_write_json, write_jsonl
 from open_toolace.synth.apis import build_pool
 from open_toolace.synth.contamination import bfcl_index, check_example
 from open_toolace.synth.queries import TYPES, make_sample
@@ -234,7 +234,8 @@ def config_hash(cfg: object) -> str:
 
 def write_result(result: SynthResult, out: str | Path, cfg: object) -> dict:
     """Write examples, rejects, pool, stats and config next to each other (each atomically); return stats."""
-    stats = result.stats()
+    stats = {**result.stats(), "config_hash": config_hash(cfg)}
+    Path(out).unlink(missing_ok=True)  # no stale OUT beside new sidecars if this is killed half-way
     write_jsonl(sidecar(out, ".rejects.jsonl"), result.rejects)
     write_jsonl(sidecar(out, ".apis.jsonl"), result.pool)
     atomic_write_json(sidecar(out, ".stats.json"), stats)
@@ -246,21 +247,20 @@ def write_result(result: SynthResult, out: str | Path, cfg: object) -> dict:
 def run_synthesis(
     cfg: SynthConfig, out: str | Path, force: bool = False, generator: object | None = None
 ) -> dict:
-    """Synthesize and write; skipped (stats returned) when OUT was already made with the same config."""
-    out = Path(out)
-    manifest, stage, h = Manifest.open(out.parent), f"synth:{out.name}", config_hash(cfg)
-    done = manifest.get(stage)
-    if (
-        not force
-        and done
-        and done.get("config_hash") == h
-        and out.exists()
-        and sidecar(out, ".stats.json").exists()
-    ):
-        return {**json.loads(sidecar(out, ".stats.json").read_text()), "skipped": True}
-    stats = write_result(synthesize_result(cfg, generator), out, cfg)
-    manifest.mark_done(stage, config_hash=h, samples=stats["samples"], rejects=stats.get("rejects", 0))
-    return stats
+    """Synthesize and write; skipped (stats returned) when OUT was already made with the same config.
+
+    The stats sidecar is the stage's record: it is written before OUT and holds the config hash, so a run
+    killed half-way leaves no OUT (or an OUT from an older config) and is redone."""
+    out, h = Path(out), config_hash(cfg)
+    stats_path = sidecar(out, ".stats.json")
+    if not force and out.exists() and stats_path.exists():
+        try:
+            old = json.loads(stats_path.read_text())
+        except json.JSONDecodeError:
+            old = {}
+        if old.get("config_hash") == h:
+            return {**old, "skipped": True}
+    return write_result(synthesize_result(cfg, generator), out, cfg)
 
 
 __all__ = ["ComplexityConfig", "SynthConfig", "SynthResult", "format_stats", "run_synthesis", "synthesize"]
