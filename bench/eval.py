@@ -1,0 +1,135 @@
+"""Benchmark: BFCL evaluation speed (and the scores) of a model through the batched `hf` backend.
+
+Times `evaluate_bfcl` over the full non-live set (BFCL's `non_live` group: simple_python/java/javascript,
+multiple, parallel, parallel_multiple, irrelevance — 1,390 items) and, side by side in the same run, a
+naive loop (one request per `generate` call) against the batched path on the same small subset, so the
+speed-up is a ratio measured on one machine at one time. Target: the full set in under 15 minutes on 2 cores.
+
+    .venv/bin/python bench/eval.py                          # full non-live set, embedded SmolLM2-135M
+    .venv/bin/python bench/eval.py --limit 3 --naive 4      # a quick check that it works
+    .venv/bin/python bench/eval.py --categories non_live,live --model embedded:gemma3-270m
+
+Prints a table and writes bench/results/eval.json (the run directory goes to --out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+TARGET_SECONDS = 15 * 60
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default="embedded:smollm2-135m")
+    ap.add_argument("--adapter", default=None)
+    ap.add_argument("--categories", default="non_live")
+    ap.add_argument("--limit", type=int, default=None, help="first N items per category (default: all)")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--max-new-tokens", type=int, default=256)
+    ap.add_argument("--naive", type=int, default=16, help="items in the naive-vs-batched comparison (0: skip)")
+    ap.add_argument("--out", default="runs/bench/eval", help="run directory of the evaluation")
+    ap.add_argument("--json", default="bench/results/eval.json")
+    args = ap.parse_args(argv)
+
+    import torch
+
+    from open_toolace.evaluate import evaluate_bfcl, load_bfcl, resolve_categories
+    from open_toolace.evaluate.bfcl import item_messages, prompt_functions
+    from open_toolace.generation import make_generator
+    from open_toolace.prompts import render_invocation
+
+    cats = resolve_categories(args.categories)
+    t = time.perf_counter()
+    gen = make_generator("hf", args.model, adapter=args.adapter, batch_size=args.batch_size)
+    load_s = time.perf_counter() - t
+
+    # 1) the evaluation itself, from scratch (fresh), timed end to end: generate + score + write
+    t = time.perf_counter()
+    scores = evaluate_bfcl(
+        gen, cats, args.limit, args.out, max_new_tokens=args.max_new_tokens, fresh=True, progress=True,
+        meta={"model": args.model, "adapter": args.adapter, "backend": "hf"},
+    )
+    eval_s = time.perf_counter() - t
+    n = scores["n_items"]
+
+    # 2) naive loop vs batched on the same subset (spread over the categories), side by side
+    naive = None
+    if args.naive > 0:
+        items = load_bfcl(cats, args.limit)
+        subset = items[:: max(1, len(items) // args.naive)][: args.naive]
+        reqs = [render_invocation(prompt_functions(it), item_messages(it)) for it in subset]
+        kw = {"n": 1, "temperature": 0.0, "max_new_tokens": args.max_new_tokens, "progress": False}
+        t = time.perf_counter()
+        batched_out = gen.generate(reqs, **kw)
+        batched_s = time.perf_counter() - t
+        t = time.perf_counter()
+        naive_out = [gen.generate([r], **kw)[0] for r in reqs]
+        naive_s = time.perf_counter() - t
+        same = sum(a == b for a, b in zip(batched_out, naive_out, strict=True))
+        naive = {
+            "items": len(reqs),
+            "naive_seconds": round(naive_s, 2),
+            "batched_seconds": round(batched_s, 2),
+            "speedup": round(naive_s / batched_s, 2),
+            "identical_outputs": same,  # greedy: padding may flip a near-tie, so not always all
+        }
+
+    result = {
+        "model": args.model,
+        "adapter": args.adapter,
+        "categories": cats,
+        "limit": args.limit,
+        "n_items": n,
+        "batch_size": args.batch_size,
+        "max_new_tokens": args.max_new_tokens,
+        "load_seconds": round(load_s, 2),
+        "eval_seconds": round(eval_s, 2),
+        "items_per_second": round(n / eval_s, 3),
+        "projected_full_non_live_seconds": round(1390 * eval_s / n, 1),
+        "target_seconds": TARGET_SECONDS,
+        "meets_target": 1390 * eval_s / n < TARGET_SECONDS,
+        "naive_vs_batched": naive,
+        "summary": {k: round(v["accuracy"], 4) for k, v in scores["summary"].items()},
+        "categories_accuracy": {k: round(v["accuracy"], 4) for k, v in scores["categories"].items()},
+        "irrelevance_honest": {
+            k: round(v["honest_accuracy"], 4) for k, v in scores["categories"].items() if "honest_accuracy" in v
+        },
+        "run_dir": args.out,
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "python": platform.python_version()},
+        "command": "python bench/eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
+    }
+    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+
+    print(f"\nBFCL eval bench: {args.model} on {', '.join(cats)} ({n} items, limit {args.limit})")
+    print(f"{'':<34}{'value':>12}")
+    rows = [
+        ("model load (s)", f"{load_s:.1f}"),
+        ("evaluation wall time (s)", f"{eval_s:.1f}"),
+        ("items / s", f"{n / eval_s:.2f}"),
+        ("projected 1,390 items (min)", f"{1390 * eval_s / n / 60:.1f}"),
+        ("target (min)", f"{TARGET_SECONDS / 60:.0f}"),
+    ]
+    if naive:
+        rows += [
+            (f"naive loop, {naive['items']} items (s)", f"{naive['naive_seconds']:.1f}"),
+            (f"batched, same {naive['items']} items (s)", f"{naive['batched_seconds']:.1f}"),
+            ("speed-up batched / naive", f"{naive['speedup']:.2f}x"),
+        ]
+    rows += [(f"acc {k}", f"{100 * v:.1f}") for k, v in result["summary"].items()]
+    rows += [(f"acc {k}", f"{100 * v:.1f}") for k, v in result["categories_accuracy"].items()]
+    for label, value in rows:
+        print(f"{label:<34}{value:>12}")
+    print(f"wrote {args.json}; run directory {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
