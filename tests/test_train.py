@@ -118,13 +118,36 @@ def test_padding_free_keeps_samples_separate(tokenizer):
     model = trainer.model.eval()
     batch = trainer.data_collator([{k: r[k] for k in ("input_ids", "labels")} for r in rows])
     with torch.no_grad():
-        flat = model(input_ids=batch["input_ids"], position_ids=batch["position_ids"]).logits[0]
+        flat = model(**{k: v for k, v in batch.items() if k != "labels"}).logits[0]
         start = 0
         for r in rows:
             n = len(r["input_ids"])
             alone = model(input_ids=torch.tensor([r["input_ids"]])).logits[0]
             torch.testing.assert_close(flat[start : start + n], alone, atol=1e-4, rtol=1e-4)
             start += n
+
+
+@pytest.mark.parametrize("padding_free", [True, False])
+def test_sparse_lm_head_loss_equals_trl_loss(tokenizer, padding_free):
+    """Our loss (LM head on completion positions only) is TRL's loss, value and gradient."""
+    rows, _ = prepare_samples([sample(1), sample(2, pad_words=7)], tokenizer, 256)
+    losses, grads = [], []
+    for sparse in (True, False):
+        trainer = make_trainer(
+            tiny(padding_free=padding_free, sparse_lm_head=sparse, bf16=False), rows, "unused-out"
+        )
+        batch = trainer.data_collator([{k: r[k] for k in ("input_ids", "labels")} for r in rows])
+        n_items = (batch["labels"][:, 1:] != IGNORE).sum()
+        model = trainer.model.train()
+        model.zero_grad()
+        loss = trainer.compute_loss(model, batch, num_items_in_batch=n_items)
+        loss.backward()
+        losses.append(loss.detach())
+        grads.append({k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None})
+    torch.testing.assert_close(losses[0], losses[1], atol=1e-5, rtol=1e-5)
+    assert grads[0].keys() == grads[1].keys() and grads[0]
+    for k in grads[0]:
+        torch.testing.assert_close(grads[0][k], grads[1][k], atol=1e-6, rtol=1e-4)
 
 
 def test_truncated_completions_are_dropped_and_counted(tokenizer):

@@ -14,6 +14,20 @@ from dataclasses import dataclass, field
 from open_toolace.models import DEFAULT_MODEL
 
 
+def bf16_is_fast() -> bool:
+    """CUDA with bf16, or a CPU with native bf16 dot products (Linux /proc/cpuinfo flags)."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 @dataclass
 class TrainConfig:
     """Supervised fine-tuning (TRL SFTTrainer, completion-only loss) with PEFT LoRA or full weights."""
@@ -82,8 +96,19 @@ class TrainConfig:
     attn_implementation: str = field(
         default="sdpa", metadata={"help": "sdpa | eager | flash_attention_2 (GPU)"}
     )
-    bf16: bool = field(
-        default=False, metadata={"help": "bf16 mixed precision (CPU: torch autocast; weights stay fp32)"}
+    bf16: bool | None = field(
+        default=None,
+        metadata={
+            "help": "bf16 autocast (weights stay fp32). null = auto: on for CUDA with bf16 and for CPUs with "
+            "AVX512-BF16/AMX (matmuls ~2x faster there), off otherwise"
+        },
+    )
+    sparse_lm_head: bool = field(
+        default=True,
+        metadata={
+            "help": "run the LM head only at positions that carry loss (completion tokens); false = TRL's "
+            "fused head, which on CPU scores every position in fp32"
+        },
     )
     gradient_checkpointing: bool = field(
         default=False, metadata={"help": "recompute activations: less memory, ~30% slower"}
@@ -117,6 +142,10 @@ class TrainConfig:
             raise ValueError("max_length must be >= 2")
         if self.full_finetune and self.adapter:
             raise ValueError("adapter (continue a LoRA adapter) and full_finetune exclude each other")
+
+    def use_bf16(self) -> bool:
+        """The resolved `bf16` (auto -> what this machine runs fast)."""
+        return self.bf16 if self.bf16 is not None else bf16_is_fast()
 
     def accumulation_steps(self, world_size: int = 1) -> int:
         """Micro-batches per optimizer step so that micro-batch * processes * steps ~= effective_batch_size."""

@@ -102,7 +102,7 @@ def _sft_config(SFTConfig, cfg: TrainConfig, output_dir, warmup: float, cuda: bo
         max_grad_norm=cfg.max_grad_norm,
         num_train_epochs=cfg.num_train_epochs,
         max_steps=cfg.max_steps,
-        bf16=cfg.bf16,
+        bf16=cfg.use_bf16(),
         fp16=False,
         use_cpu=not cuda,  # bf16 on CPU = torch.autocast("cpu", bfloat16)
         gradient_checkpointing=cfg.gradient_checkpointing,
@@ -126,6 +126,8 @@ def make_trainer(cfg: TrainConfig, rows: list[dict], output_dir: str | Path, cal
     from datasets import Dataset
     from trl import SFTTrainer
 
+    from open_toolace.training.sft import CompletionSFTTrainer
+
     args = sft_config(cfg, output_dir)  # first: it sets up the distributed state
     model, tok = load_base(cfg)
     peft_config = None
@@ -135,7 +137,8 @@ def make_trainer(cfg: TrainConfig, rows: list[dict], output_dir: str | Path, cal
         model = PeftModel.from_pretrained(model, cfg.adapter, is_trainable=True)
     elif not cfg.full_finetune:
         peft_config = lora_config(cfg)
-    return SFTTrainer(
+    trainer_cls = CompletionSFTTrainer if cfg.sparse_lm_head else SFTTrainer
+    return trainer_cls(
         model=model,
         args=args,
         train_dataset=Dataset.from_list(rows),
@@ -195,6 +198,8 @@ def _finalize(
         "status": "done",
         "model": cfg.model,
         "full_finetune": cfg.full_finetune,
+        "bf16": bool(trainer.args.bf16),
+        "sparse_lm_head": cfg.sparse_lm_head,
         "resumed_from": resumed,
         "world_size": world_size(),
         "gradient_accumulation_steps": trainer.args.gradient_accumulation_steps,
