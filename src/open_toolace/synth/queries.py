@@ -188,10 +188,13 @@ def make_parallel_clause(api: Api, rng: random.Random, k: int, mention_p: float 
     if len({json.dumps(arguments(api, s), sort_keys=True) for s in sets}) < len(sets):
         return None
     joiner = rng.choice(SAME_JOINERS)
-    for s in sets:
+    for i, s in enumerate(sets):
         parts = _phrases(api, s, rng)
-        texts.append(_glue([t for *_, t in parts]))
-        skels.append(_glue([sk for _, sk, _ in parts]))
+        text, skel = _glue([t for *_, t in parts]), _glue([sk for _, sk, _ in parts])
+        if i:  # "..., and : lentil soup" -> "..., and lentil soup"
+            text, skel = text.lstrip(",:; "), skel.lstrip(",:; ")
+        texts.append(text)
+        skels.append(skel)
     return Clause(
         api, sets, _glue([intent, joiner.join(texts).strip()]), _glue([intent, joiner.join(skels).strip()])
     )
