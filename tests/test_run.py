@@ -255,6 +255,7 @@ def test_round_without_survivors_keeps_the_adapter(tmp_path, monkeypatch):
     assert "not trained (no_training_data)" in (d / "report.md").read_text()
 
 
+@pytest.mark.slow  # two fresh interpreters importing torch + bfcl-eval: ~50 s; the in-process test covers resume
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_cli_killed_mid_training_resumes(tmp_path):
     """`toolace run` SIGKILLed right after a training checkpoint; the same command finishes the run."""

@@ -119,26 +119,27 @@ def _load_source(source: str, fmt: str, split: str) -> tuple[list[dict], list[di
     return examples, [dict(r) for r in rejects]
 
 
-def _synth(kind: str, overrides: dict[str, Any], seed: int, n: int | None) -> list[dict]:
-    from open_toolace import synth
+def _synth(kind: str, overrides: dict[str, Any], seed: int, n: int | None, progress: bool) -> list[dict]:
+    """Offline synthesis (open_toolace.synth): labeled seed examples, or unlabeled queries from the
+    domains held out of the seed set (so a round's queries are new to the model)."""
     from open_toolace.config import from_dict
+    from open_toolace.synth.pipeline import SynthConfig, synthesize
+    from open_toolace.synth.unlabeled import synthesize_queries
 
-    cfg_cls = synth.SynthConfig
-    data = {"seed": seed, **overrides}
-    if n is not None and "n" in {f for f in cfg_cls.__dataclass_fields__} and "n" not in overrides:
-        data["n"] = n
-    cfg = from_dict(cfg_cls, data)
-    return list(synth.synthesize(cfg) if kind == "seed" else synth.synthesize_queries(cfg))
+    data = {"seed": seed, "progress": progress, **({"n": n} if n is not None else {}), **overrides}
+    cfg = from_dict(SynthConfig, data)
+    return synthesize(cfg) if kind == "seed" else synthesize_queries(cfg)
 
 
 def stage_seed(ctx: Ctx) -> dict[str, Any]:
     """Labeled seed examples -> seed/examples.jsonl (+ seed/rejects.jsonl)."""
     sd = ctx.cfg.seed_data
     if sd.source == "synth":
-        examples, rejects = _synth("seed", sd.synth, ctx.cfg.seed, sd.limit), []
+        examples, rejects = _synth("seed", sd.synth, ctx.cfg.seed, sd.limit, ctx.cfg.progress), []
     else:
         examples, rejects = _load_source(sd.source, sd.format, sd.split)
     labeled = [ex for ex in examples if ex.get("calls") is not None]
+    n_labeled = len(labeled)
     if sd.limit is not None and len(labeled) > sd.limit:
         labeled = random.Random(f"seed:{ctx.cfg.seed}").sample(labeled, sd.limit)
     if not labeled:
@@ -152,8 +153,9 @@ def stage_seed(ctx: Ctx) -> dict[str, Any]:
     write_jsonl(ctx.path("seed", "rejects.jsonl"), rejects)
     return {
         "examples": n,
+        "read": len(examples),
+        "unlabeled_skipped": len(examples) - n_labeled,
         "rejects": len(rejects),
-        "unlabeled_skipped": len(examples) - len(labeled) if sd.limit is None else None,
     }
 
 
@@ -161,7 +163,7 @@ def stage_queries(ctx: Ctx, n: int) -> dict[str, Any]:
     """The unlabeled query pool for all rounds -> seed/queries.jsonl (rounds take disjoint slices)."""
     sd = ctx.cfg.seed_data
     if sd.queries == "synth":
-        pool = _synth("queries", sd.queries_synth, ctx.cfg.seed + 1, n)
+        pool = _synth("queries", sd.queries_synth, ctx.cfg.seed + 1, n, ctx.cfg.progress)
     else:
         pool, _ = _load_source(sd.queries, sd.format, sd.split)
     seen, out = set(), []
