@@ -158,4 +158,8 @@ class RunConfig:
 
 
 # Settings that may change between a kill and its resume without invalidating finished work.
-RESUME_FREE = ("name", "out_root", "progress", "backend_args", "evolve.rounds")
+RESUME_FREE = (
+    "name", "out_root", "progress", "backend_args", "evolve.rounds",
+    "bootstrap.train.torch_threads", "evolve.train.torch_threads",
+    "bootstrap.train.dataloader_num_workers", "evolve.train.dataloader_num_workers",
+)  # fmt: skip
