@@ -232,7 +232,7 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path, scripted_r
     boot = read_json(run_dir / "bootstrap/adapter/train_metrics.json")
     assert boot["resumed_from"] and boot["resumed_from"].endswith("checkpoint-1"), "training resumed"
 
-    # A finished run is not redone; a different config is refused; more rounds extend it.
+    # A finished run is not redone; a different config is refused (more rounds are allowed: see below).
     before = read_json(run_dir / "manifest.json")
     run(cfg, run_dir)
     assert read_json(run_dir / "manifest.json") == before
@@ -294,3 +294,28 @@ def test_cli_killed_mid_training_resumes(tmp_path):
         timeout=120,
     )
     assert report.returncode == 0 and (tmp_path / "cli/report.md").exists()
+
+
+def test_check_resume_allows_only_resume_free_changes(tmp_path):
+    from open_toolace.config import save_config
+    from open_toolace.run import check_resume
+
+    cfg = load_config(RunConfig, None, ["model=tiny-random"])
+    save_config(cfg, tmp_path / "config.yaml")
+    check_resume(cfg, tmp_path)
+    check_resume(
+        load_config(
+            RunConfig,
+            None,
+            ["model=tiny-random", "evolve.rounds=5", "progress=false", "backend_args.batch_size=4"],
+        ),
+        tmp_path,
+    )
+    with pytest.raises(ConfigError, match=r"evolve.vote_threshold: 0.6 -> 0.8"):
+        check_resume(
+            load_config(RunConfig, None, ["model=tiny-random", "evolve.vote_threshold=0.8"]), tmp_path
+        )
+    with pytest.raises(ConfigError, match="bootstrap.train.learning_rate"):
+        check_resume(
+            load_config(RunConfig, None, ["model=tiny-random", "bootstrap.train.learning_rate=1"]), tmp_path
+        )
