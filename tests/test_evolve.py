@@ -83,6 +83,7 @@ def test_generate_tools_parses_and_records_rejections():
         "a number": "42",
         "all bad": json.dumps([{"description": "no name"}]),
         "dupes": json.dumps([WEATHER, WEATHER]),
+        "cut off": "[" + json.dumps(CONVERT) + ', {"name": "get_wea',
     }
 
     def script(text, n):
@@ -101,6 +102,8 @@ def test_generate_tools_parses_and_records_rejections():
     assert by_id["q1"]["meta"]["tool_problems"], "the broken second tool must be recorded"
     assert [t["name"] for t in by_id["q5"]["tools"]] == ["get_weather"]
     assert by_id["q5"]["meta"]["tool_problems"][0]["reason"] == "duplicate_name"
+    assert [t["name"] for t in by_id["q6"]["tools"]] == ["convert_currency"]
+    assert by_id["q6"]["meta"]["tool_problems"][0]["reason"] == "truncated_list"
     reasons = {r["id"]: r["reason"] for r in rejected}
     assert reasons == {"q2": "bad_json", "q3": "not_a_list", "q4": "no_valid_tool"}
     assert all(r["step"] == "tools" and "output" in r for r in rejected)

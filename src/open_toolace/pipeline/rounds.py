@@ -31,7 +31,9 @@ def _gen_seed(ctx: Ctx, r: int, step: int) -> int:
 def run_round(ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
     """Round `r` from the adapter `prev_adapter` (run-dir relative); returns the round's adapter."""
     ev, d, S = ctx.cfg.evolve, f"rounds/r{r}", f"r{r}"
-    p = lambda name: ctx.path(d, name)  # noqa: E731 - a short local alias keeps the stages readable
+
+    def p(name: str):
+        return ctx.path(d, name)
 
     def queries() -> dict[str, Any]:
         used = {q["id"] for j in range(1, r) for q in read_jsonl(ctx.path(f"rounds/r{j}", "queries.jsonl"))}

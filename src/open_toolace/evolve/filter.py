@@ -1,170 +1,20 @@
-"""One self-evolution round (ToolACE-DEV stage 3) as small pure steps.
-
-    queries --generate_tools--> items with candidate tools
-            --sample_invocations--> k raw completions per item
-            --vote_items (majority_vote per item)--> items with a winning call list
-            --rule_filter--> items whose calls pass the rule checker
-            --build_triplets--> tool-generation + invocation training samples (+ seed replay)
-            --audit--> what happened, as JSON
-
-Every step returns `(kept, rejected)` or plain data; a rejected item is a dict
-`{"id", "step", "reason", "message", ...}` so the audit can count losses by step and reason. Model output
-is data: tool lists are parsed with `json`, calls with `open_toolace.calls` (ast/json), never eval. A
-malformed output is a recorded rejection, never a crash of the round. `run.py` strings these together
-over a run directory; the functions themselves do no I/O.
-"""
+"""Filtering and data steps of a round: majority vote, rule filter, training triplets, audit."""
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import random
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from open_toolace import tasks as T
 from open_toolace.calls import CallParseError, ToolCall, canonical_calls, parse_calls
-from open_toolace.checks import check_calls, check_tools
+from open_toolace.checks import check_calls
 from open_toolace.data.records import example_query
-from open_toolace.prompts import render_invocation, render_tool_generation
-from open_toolace.tools import ToolFormatError, parse_tool
-
-Item = dict[str, Any]
-Rejection = dict[str, Any]
-
-
-def reject(item: Item, step: str, reason: str, message: str = "", **extra: Any) -> Rejection:
-    """A rejection record: which item, at which step, why (a short code) and a human message."""
-    return {"id": item.get("id"), "step": step, "reason": reason, "message": message, **extra}
-
-
-# ----------------------------------------------------------------------------- tool generation
-
-_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-
-
-def _json_candidates(text: str) -> list[str]:
-    """Substrings of a model output that may hold the JSON tool list: fenced blocks, then the outermost
-    [...] or {...} span, then the whole text. Small models wrap JSON in prose; we look, never eval."""
-    out = [m.group(1) for m in _FENCE.finditer(text)]
-    for open_, close in (("[", "]"), ("{", "}")):
-        i, j = text.find(open_), text.rfind(close)
-        if 0 <= i < j:
-            out.append(text[i : j + 1])
-    out.append(text)
-    return out
-
-
-def parse_tool_list(text: str) -> tuple[list[dict], list[Rejection]]:
-    """Parse a model's JSON tool list. Returns `(tools as Tool dicts, per-tool problems)`.
-
-    Raises `ValueError` with a reason code in `args[0]` (`bad_json`, `not_a_list`, `no_valid_tool`) when
-    nothing usable is there; single tools that do not convert or validate are returned as problems."""
-    data: Any = None
-    for cand in _json_candidates(text):
-        try:
-            data = json.loads(cand)
-            break
-        except (json.JSONDecodeError, RecursionError):
-            continue
-    else:
-        raise ValueError("bad_json", "no JSON tool list in the output")
-    if isinstance(data, dict):  # {"tools": [...]} or a single tool
-        data = data.get("tools", [data]) if isinstance(data.get("tools"), list) else [data]
-    if not isinstance(data, list):
-        raise ValueError("not_a_list", f"expected a JSON list of tools, got {type(data).__name__}")
-    tools, problems, names = [], [], set()
-    for i, obj in enumerate(data):
-        try:
-            tool = parse_tool(obj)
-        except (ToolFormatError, TypeError, ValueError, AttributeError) as e:
-            problems.append({"index": i, "reason": "tool_format", "message": str(e)[:300]})
-            continue
-        if tool.name in names:
-            problems.append({"index": i, "reason": "duplicate_name", "message": f"{tool.name!r} twice"})
-            continue
-        reasons = check_tools([tool])
-        if reasons:
-            problems += [{"index": i, "reason": r.code, "message": r.message} for r in reasons]
-            continue
-        names.add(tool.name)
-        tools.append(tool.to_dict())
-    if not tools:
-        raise ValueError("no_valid_tool", f"{len(data)} tool(s) in the output, none valid")
-    return tools, problems
-
-
-def generate_tools(
-    generator: Any,
-    queries: Sequence[Item],
-    m: int,
-    temperature: float = 1.0,
-    top_k: int | None = 50,
-    max_new_tokens: int = 384,
-    seed: int = 0,
-    progress: bool = True,
-) -> tuple[list[Item], list[Rejection]]:
-    """Query-aware tool generation: ask the model for `m` candidate tools per unlabeled query.
-
-    Each query is an internal example (`calls: null`); a kept item is a copy with `tools` filled and the
-    raw output in `meta.tool_output`. An output with no parseable, valid tool is a rejection
-    (`step="tools"`); single broken tools inside an otherwise good list are dropped and listed in
-    `meta.tool_problems`."""
-    queries = list(queries)
-    requests = [render_tool_generation(example_query(q), m) for q in queries]
-    outputs = generator.generate(
-        requests,
-        n=1,
-        temperature=temperature,
-        top_k=top_k,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        progress=progress,
-    )
-    kept, rejected = [], []
-    for q, outs in zip(queries, outputs, strict=True):
-        text = outs[0] if outs else ""
-        try:
-            tools, problems = parse_tool_list(text)
-        except ValueError as e:
-            code, msg = (e.args + ("",))[:2] if len(e.args) >= 1 else ("bad_json", "")
-            rejected.append(reject(q, "tools", str(code), str(msg), output=text[:2000]))
-            continue
-        meta = {**q.get("meta", {}), "tool_output": text, "tool_problems": problems}
-        kept.append({**q, "tools": tools, "calls": None, "meta": meta})
-    return kept, rejected
-
-
-# ----------------------------------------------------------------------------- invocation sampling
-
-
-def sample_invocations(
-    generator: Any,
-    items: Sequence[Item],
-    k: int = 5,
-    temperature: float = 0.7,
-    top_k: int | None = 50,
-    top_p: float | None = None,
-    max_new_tokens: int = 128,
-    seed: int = 0,
-    progress: bool = True,
-) -> list[Item]:
-    """k invocation samples per item (query + its candidate tools): `{..item, "samples": [k texts]}`."""
-    items = list(items)
-    requests = [render_invocation(it["tools"], it["messages"]) for it in items]
-    outputs = generator.generate(
-        requests,
-        n=k,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        progress=progress,
-    )
-    return [{**it, "samples": list(outs)} for it, outs in zip(items, outputs, strict=True)]
-
+from open_toolace.evolve.common import Item, Rejection, reject
+from open_toolace.tools import Tool
 
 # ----------------------------------------------------------------------------- vote
 
@@ -274,8 +124,6 @@ def rule_filter(items: Sequence[Item], grounding: str = "off") -> tuple[list[Ite
     """Rule layer of ToolACE's verification on voted items: calls must name a candidate tool, carry its
     required parameters, no unknown ones, values of the right types/enums (`open_toolace.checks`).
     A failing item is rejected with every reason the checker gave (`reason` = the first code)."""
-    from open_toolace.tools import Tool  # noqa: PLC0415 - keep the module's import list short
-
     kept, rejected = [], []
     for it in items:
         try:
@@ -321,10 +169,6 @@ def build_triplets(
     forgetting of the no-call and multi-tool behaviour the round's own data lacks.
     Returns `(samples shuffled under seed, report)`; the report counts samples per task and every item
     a task builder skipped, by reason."""
-    import dataclasses
-
-    from open_toolace import tasks as T  # noqa: PLC0415 - heavy-ish, and only this step needs it
-
     mix = dataclasses.replace(mix or T.TaskMixConfig(), seed=seed)
     items = [T.with_identifier_names(it) for it in items] if mix.identifier_names else list(items)
     skipped: Counter[str] = Counter()

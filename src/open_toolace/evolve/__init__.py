@@ -1,0 +1,37 @@
+"""One self-evolution round (ToolACE-DEV stage 3) as small pure steps.
+
+    queries --generate_tools--> items with candidate tools
+            --sample_invocations--> k raw completions per item
+            --vote_items (majority_vote per item)--> items with a winning call list
+            --rule_filter--> items whose calls pass the rule checker
+            --build_triplets--> tool-generation + invocation training samples (+ seed replay)
+            --audit--> what happened, as JSON
+
+Every step returns `(kept, rejected)` or plain data; a rejected item is a dict
+`{"id", "step", "reason", "message", ...}` so the audit can count losses by step and reason. Model output
+is data: tool lists are parsed with `json`, calls with `open_toolace.calls` (ast/json), never eval. A
+malformed output is a recorded rejection, never a crash of the round. `run.py` strings these together
+over a run directory; the functions themselves do no I/O.
+
+Modules: `sample` (generate_tools, parse_tool_list, sample_invocations), `filter` (majority_vote,
+vote_items, rule_filter, build_triplets, audit), `common` (the rejection record).
+"""
+
+from open_toolace.evolve.common import Item, Rejection, reject
+from open_toolace.evolve.filter import Vote, audit, build_triplets, majority_vote, rule_filter, vote_items
+from open_toolace.evolve.sample import generate_tools, parse_tool_list, sample_invocations
+
+__all__ = [
+    "Item",
+    "Rejection",
+    "Vote",
+    "audit",
+    "build_triplets",
+    "generate_tools",
+    "majority_vote",
+    "parse_tool_list",
+    "reject",
+    "rule_filter",
+    "sample_invocations",
+    "vote_items",
+]

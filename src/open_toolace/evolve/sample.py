@@ -1,0 +1,170 @@
+"""Sampling steps of a round: query-aware tool generation and k invocation samples per item."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from open_toolace.checks import check_tools
+from open_toolace.data.records import example_query
+from open_toolace.evolve.common import Item, Rejection, reject
+from open_toolace.prompts import render_invocation, render_tool_generation
+from open_toolace.tools import ToolFormatError, parse_tool
+
+# ----------------------------------------------------------------------------- tool generation
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def _json_candidates(text: str) -> list[str]:
+    """Substrings of a model output that may hold the JSON tool list: fenced blocks, then the outermost
+    [...] or {...} span, then the whole text. Small models wrap JSON in prose; we look, never eval."""
+    out = [m.group(1) for m in _FENCE.finditer(text)]
+    first_list, first_obj = text.find("["), text.find("{")
+    for open_, close in (("[", "]"), ("{", "}")):
+        i, j = text.find(open_), text.rfind(close)
+        if open_ == "{" and 0 <= first_list < first_obj:
+            continue  # an object inside a list that did not parse: `_complete_prefix` salvages the list
+        if 0 <= i < j:
+            out.append(text[i : j + 1])
+    out.append(text)
+    return out
+
+
+_DECODER = json.JSONDecoder()
+
+
+def _complete_prefix(text: str) -> list[Any]:
+    """The complete JSON objects at the start of a list that never closes: `[{...}, {...}, {"na` ->
+    the first two. Only whole objects are kept (each decoded by `json`), so nothing is guessed."""
+    i = text.find("[")
+    out: list[Any] = []
+    if i < 0:
+        return out
+    pos = i + 1
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or text[pos] != "{":
+            return out
+        try:
+            obj, pos = _DECODER.raw_decode(text, pos)
+        except (json.JSONDecodeError, RecursionError):
+            return out
+        out.append(obj)
+
+
+def parse_tool_list(text: str) -> tuple[list[dict], list[Rejection]]:
+    """Parse a model's JSON tool list. Returns `(tools as Tool dicts, per-tool problems)`.
+
+    Raises `ValueError` with a reason code in `args[0]` (`bad_json`, `not_a_list`, `no_valid_tool`) when
+    nothing usable is there; single tools that do not convert or validate are returned as problems."""
+    data: Any = None
+    problems: list[dict] = []
+    for cand in _json_candidates(text):
+        try:
+            data = json.loads(cand)
+            break
+        except (json.JSONDecodeError, RecursionError):
+            continue
+    else:
+        data = _complete_prefix(text)  # a list cut off by the token budget: keep its finished tools
+        if not data:
+            raise ValueError("bad_json", "no JSON tool list in the output")
+        problems.append({"index": len(data), "reason": "truncated_list", "message": "list cut off"})
+    if isinstance(data, dict):  # {"tools": [...]} or a single tool
+        data = data.get("tools", [data]) if isinstance(data.get("tools"), list) else [data]
+    if not isinstance(data, list):
+        raise ValueError("not_a_list", f"expected a JSON list of tools, got {type(data).__name__}")
+    tools, names = [], set()
+    for i, obj in enumerate(data):
+        try:
+            tool = parse_tool(obj)
+        except (ToolFormatError, TypeError, ValueError, AttributeError) as e:
+            problems.append({"index": i, "reason": "tool_format", "message": str(e)[:300]})
+            continue
+        if tool.name in names:
+            problems.append({"index": i, "reason": "duplicate_name", "message": f"{tool.name!r} twice"})
+            continue
+        reasons = check_tools([tool])
+        if reasons:
+            problems += [{"index": i, "reason": r.code, "message": r.message} for r in reasons]
+            continue
+        names.add(tool.name)
+        tools.append(tool.to_dict())
+    if not tools:
+        raise ValueError("no_valid_tool", f"{len(data)} tool(s) in the output, none valid")
+    return tools, problems
+
+
+def generate_tools(
+    generator: Any,
+    queries: Sequence[Item],
+    m: int,
+    temperature: float = 1.0,
+    top_k: int | None = 50,
+    max_new_tokens: int = 384,
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[list[Item], list[Rejection]]:
+    """Query-aware tool generation: ask the model for `m` candidate tools per unlabeled query.
+
+    Each query is an internal example (`calls: null`); a kept item is a copy with `tools` filled and the
+    raw output in `meta.tool_output`. An output with no parseable, valid tool is a rejection
+    (`step="tools"`); single broken tools inside an otherwise good list are dropped and listed in
+    `meta.tool_problems`."""
+    queries = list(queries)
+    requests = [render_tool_generation(example_query(q), m) for q in queries]
+    outputs = generator.generate(
+        requests,
+        n=1,
+        temperature=temperature,
+        top_k=top_k,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        progress=progress,
+    )
+    kept, rejected = [], []
+    for q, outs in zip(queries, outputs, strict=True):
+        text = outs[0] if outs else ""
+        try:
+            tools, problems = parse_tool_list(text)
+        except ValueError as e:
+            code, msg = (e.args + ("",))[:2] if len(e.args) >= 1 else ("bad_json", "")
+            rejected.append(reject(q, "tools", str(code), str(msg), output=text[:2000]))
+            continue
+        meta = {**q.get("meta", {}), "tool_output": text, "tool_problems": problems}
+        kept.append({**q, "tools": tools, "calls": None, "meta": meta})
+    return kept, rejected
+
+
+# ----------------------------------------------------------------------------- invocation sampling
+
+
+def sample_invocations(
+    generator: Any,
+    items: Sequence[Item],
+    k: int = 5,
+    temperature: float = 0.7,
+    top_k: int | None = 50,
+    top_p: float | None = None,
+    max_new_tokens: int = 128,
+    seed: int = 0,
+    progress: bool = True,
+) -> list[Item]:
+    """k invocation samples per item (query + its candidate tools): `{..item, "samples": [k texts]}`."""
+    items = list(items)
+    requests = [render_invocation(it["tools"], it["messages"]) for it in items]
+    outputs = generator.generate(
+        requests,
+        n=k,
+        temperature=temperature,
+        top_k=top_k,
+        top_p=top_p,
+        max_new_tokens=max_new_tokens,
+        seed=seed,
+        progress=progress,
+    )
+    return [{**it, "samples": list(outs)} for it, outs in zip(items, outputs, strict=True)]
