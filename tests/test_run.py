@@ -219,6 +219,14 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path, scripted_r
     ):
         assert needle in report, needle
 
+    # `toolace report RUN` re-renders from the files alone
+    (ref_dir / "report.md").unlink()
+    from open_toolace.cli import main
+
+    assert main(["report", str(ref_dir)]) == 0
+    assert (ref_dir / "report.md").read_text() == report
+    assert main(["report", str(tmp_path / "nope")]) == 2
+
     # Interrupt a second run with the same config at several points; resume each time with the same call.
     run_dir = tmp_path / "resumed"
     cfg = tiny_cfg(tmp_path, seed_file, queries)
