@@ -14,15 +14,29 @@ import argparse
 import sys
 
 
+def fields_help(cls: type, prefix: str = "") -> str:
+    """One line per leaf field with its dotted name (nested sections expanded), default and help."""
+    import dataclasses
+
+    lines = []
+    for f in dataclasses.fields(cls):
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if dataclasses.is_dataclass(default):
+            lines.append(f"{prefix}{f.name}: {f.metadata.get('help', '')}")
+            lines.append(fields_help(type(default), f"{prefix}{f.name}."))
+        else:
+            lines.append(f"  {prefix}{f.name} = {default!r}: {f.metadata.get('help', '')}")
+    return "\n".join(lines)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from open_toolace.config import help_text
     from open_toolace.pipeline.config import RunConfig
 
     p = subparsers.add_parser(
         "run",
         help="seed data -> bootstrap LoRA -> BFCL -> N self-evolution rounds -> report (resumable)",
         description=__doc__,
-        epilog="RunConfig fields (sections take dotted overrides, e.g. evolve.k=5):\n" + help_text(RunConfig),
+        epilog="RunConfig fields (dotted overrides, e.g. evolve.k=5):\n" + fields_help(RunConfig),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("config", nargs="?", help="RunConfig YAML (configs/demo.yaml)")
