@@ -33,7 +33,8 @@ VARIANTS: dict[str, dict] = {
     "ours": {},
 }
 LEVERS: dict[str, dict] = {
-    "ours_bf16": {"bf16": True},
+    "ours_fp32": {"bf16": False},
+    "ours_trl_lm_head": {"sparse_lm_head": False},
     "ours_padded": {"padding_free": False},
     "ours_padded_random_order": {"padding_free": False, "group_by_length": False},
     "ours_grad_ckpt": {"gradient_checkpointing": True},
@@ -51,15 +52,26 @@ def bench_samples(n: int, seed: int) -> list[dict]:
         from open_toolace.data.adapters import load_examples
         from open_toolace.tasks import TaskMixConfig, build_mixture
 
-        examples = load_examples(shared / "sealtools_dev.jsonl") + load_examples(shared / "toolrl_rlla_sft.json")
+        examples = load_examples(shared / "sealtools_dev.jsonl") + load_examples(
+            shared / "toolrl_rlla_sft.json"
+        )
         mix = build_mixture(examples, TaskMixConfig(seed=seed))
         return rng.sample(mix, min(n, len(mix)))
     out = []
     for i in range(n):
         words = " ".join(rng.choice(["alpha", "beta", "gamma", "delta"]) for _ in range(rng.randint(20, 500)))
-        prompt = [{"role": "system", "content": "Tools: [lookup(q)]"}, {"role": "user", "content": f"{i}: {words}"}]
-        out.append({"prompt": prompt, "completion": [{"role": "assistant", "content": f'[lookup(q="{i}")]'}],
-                    "task": "synthetic", "id": f"syn{i}"})
+        prompt = [
+            {"role": "system", "content": "Tools: [lookup(q)]"},
+            {"role": "user", "content": f"{i}: {words}"},
+        ]
+        out.append(
+            {
+                "prompt": prompt,
+                "completion": [{"role": "assistant", "content": f'[lookup(q="{i}")]'}],
+                "task": "synthetic",
+                "id": f"syn{i}",
+            }
+        )
     return out
 
 
@@ -77,9 +89,15 @@ def run_variant(name: str, args: argparse.Namespace) -> dict:
     overrides = {**VARIANTS, **LEVERS}[name]
     micro = overrides.get("per_device_train_batch_size", args.micro_batch)
     cfg = TrainConfig(
-        model=args.model, max_steps=args.steps, per_device_train_batch_size=micro,
-        effective_batch_size=args.micro_batch * args.accum, max_length=args.max_length, save_strategy="no",
-        logging_steps=1, seed=args.seed, **{k: v for k, v in overrides.items() if k != "per_device_train_batch_size"},
+        model=args.model,
+        max_steps=args.steps,
+        per_device_train_batch_size=micro,
+        effective_batch_size=args.micro_batch * args.accum,
+        max_length=args.max_length,
+        save_strategy="no",
+        logging_steps=1,
+        seed=args.seed,
+        **{k: v for k, v in overrides.items() if k != "per_device_train_batch_size"},
     )
     out_dir = Path(args.work) / name
     t0 = time.perf_counter()
@@ -90,12 +108,22 @@ def run_variant(name: str, args: argparse.Namespace) -> dict:
 
         model, tok = load_base(TrainConfig(model=args.model))
         sft = SFTConfig(
-            output_dir=str(out_dir), per_device_train_batch_size=micro, gradient_accumulation_steps=args.accum,
-            max_steps=args.steps, learning_rate=cfg.learning_rate, seed=args.seed, save_strategy="no",
-            logging_steps=1, report_to="none", max_length=args.max_length, use_cpu=not torch.cuda.is_available(),
+            output_dir=str(out_dir),
+            per_device_train_batch_size=micro,
+            gradient_accumulation_steps=args.accum,
+            max_steps=args.steps,
+            learning_rate=cfg.learning_rate,
+            seed=args.seed,
+            save_strategy="no",
+            logging_steps=1,
+            report_to="none",
+            max_length=args.max_length,
+            use_cpu=not torch.cuda.is_available(),
         )
         data = Dataset.from_list([{k: s[k] for k in ("prompt", "completion")} for s in samples])
-        trainer = SFTTrainer(model=model, args=sft, train_dataset=data, processing_class=tok, peft_config=lora_config(cfg))
+        trainer = SFTTrainer(
+            model=model, args=sft, train_dataset=data, processing_class=tok, peft_config=lora_config(cfg)
+        )
     else:
         from open_toolace.models import load_tokenizer
 
@@ -107,10 +135,17 @@ def run_variant(name: str, args: argparse.Namespace) -> dict:
     tokens = int(trainer._total_train_tokens)
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     return {
-        "variant": name, "tokens": tokens, "train_runtime_s": round(runtime, 2), "tokens_per_s": round(tokens / runtime, 1),
-        "setup_s": round(setup_s, 1), "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-        "micro_batch": micro, "accumulation": trainer.args.gradient_accumulation_steps, "steps": trainer.state.global_step,
-        "first_loss": losses[0] if losses else None, "bf16": bool(trainer.args.bf16),
+        "variant": name,
+        "tokens": tokens,
+        "train_runtime_s": round(runtime, 2),
+        "tokens_per_s": round(tokens / runtime, 1),
+        "setup_s": round(setup_s, 1),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "micro_batch": micro,
+        "accumulation": trainer.args.gradient_accumulation_steps,
+        "steps": trainer.state.global_step,
+        "first_loss": losses[0] if losses else None,
+        "bf16": bool(trainer.args.bf16),
         "gradient_checkpointing": bool(trainer.args.gradient_checkpointing),
     }
 
@@ -120,10 +155,19 @@ def main() -> int:
     ap.add_argument("--model", default="embedded:smollm2-135m")
     ap.add_argument("--steps", type=int, default=2, help="optimizer steps per variant")
     ap.add_argument("--micro-batch", type=int, default=2)
-    ap.add_argument("--accum", type=int, default=4, help="micro-batches per step (micro-batch 1/4 levers keep the samples per step)")
+    ap.add_argument(
+        "--accum",
+        type=int,
+        default=4,
+        help="micro-batches per step (micro-batch 1/4 levers keep the samples per step)",
+    )
     ap.add_argument("--max-length", type=int, default=1024)
-    ap.add_argument("--repeats", type=int, default=1, help="rounds of all variants (alternating order); median kept")
-    ap.add_argument("--levers", action="store_true", help="also measure the CPU levers (bf16, padding, micro-batch, ...)")
+    ap.add_argument(
+        "--repeats", type=int, default=1, help="rounds of all variants (alternating order); median kept"
+    )
+    ap.add_argument(
+        "--levers", action="store_true", help="also measure the CPU levers (bf16, padding, micro-batch, ...)"
+    )
     ap.add_argument("--only", help="comma list of variants to run")
     ap.add_argument("--threads", type=int, default=0, help="torch threads per run (0: torch default)")
     ap.add_argument("--seed", type=int, default=0)
@@ -142,8 +186,8 @@ def main() -> int:
         names = [n for n in args.only.split(",") if n in {**VARIANTS, **LEVERS}]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
-    micro_max = max([args.micro_batch] + [LEVERS[n].get("per_device_train_batch_size", 0) for n in names if n in LEVERS])
-    samples = bench_samples(args.steps * args.micro_batch * args.accum * 2 + micro_max, args.seed)
+    # Exactly one pass: every variant trains on the same samples (in its own order), so the tokens match.
+    samples = bench_samples(args.steps * args.micro_batch * args.accum, args.seed)
     samples_file = work / "samples.jsonl"
     samples_file.write_text("".join(json.dumps(s) + "\n" for s in samples))
 
@@ -160,7 +204,7 @@ def main() -> int:
                 print(f"{name}: failed\n{proc.stderr[-2000:]}", file=sys.stderr)
                 runs[name].append({"variant": name, "error": proc.stderr[-500:]})
                 continue
-            runs[name].append(json.loads(line[len("RESULT "):]))
+            runs[name].append(json.loads(line[len("RESULT ") :]))
             print(f"round {r + 1} {name}: {runs[name][-1]['tokens_per_s']} tokens/s", file=sys.stderr)
 
     table = []
@@ -173,24 +217,39 @@ def main() -> int:
         best["tokens_per_s"] = statistics.median(x["tokens_per_s"] for x in ok)
         best["all_tokens_per_s"] = [x["tokens_per_s"] for x in ok]
         table.append(best)
-    base = next((x["tokens_per_s"] for x in table if x["variant"] == "trl_default" and "error" not in x), None)
+    base = next(
+        (x["tokens_per_s"] for x in table if x["variant"] == "trl_default" and "error" not in x), None
+    )
     for row in table:
         if "error" not in row and base:
             row["vs_trl_default"] = round(row["tokens_per_s"] / base, 2)
-    print("| variant | tokens/s | vs TRL default | micro x accum | bf16 | grad ckpt | peak RSS MiB | first loss |")
+    print(
+        "| variant | tokens/s | vs TRL default | micro x accum | bf16 | grad ckpt | peak RSS MiB | first loss |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for row in table:
         if "error" in row:
             print(f"| {row['variant']} | failed | | | | | | |")
             continue
-        print(f"| {row['variant']} | {row['tokens_per_s']:.0f} | {row.get('vs_trl_default', '-')} | "
-              f"{row['micro_batch']} x {row['accumulation']} | {row['bf16']} | {row['gradient_checkpointing']} | "
-              f"{row['peak_rss_mib']} | {row['first_loss']:.3f} |")
+        print(
+            f"| {row['variant']} | {row['tokens_per_s']:.0f} | {row.get('vs_trl_default', '-')} | "
+            f"{row['micro_batch']} x {row['accumulation']} | {row['bf16']} | {row['gradient_checkpointing']} | "
+            f"{row['peak_rss_mib']} | {row['first_loss']:.3f} |"
+        )
     result = {
-        "bench": "train", "model": args.model, "steps": args.steps, "micro_batch": args.micro_batch,
-        "accum": args.accum, "max_length": args.max_length, "repeats": args.repeats, "samples": len(samples),
-        "cpu_count": os.cpu_count(), "threads": args.threads or None, "results": table,
-        "target": "ours / trl_default >= 1", "ratio": next((r.get("vs_trl_default") for r in table if r["variant"] == "ours"), None),
+        "bench": "train",
+        "model": args.model,
+        "steps": args.steps,
+        "micro_batch": args.micro_batch,
+        "accum": args.accum,
+        "max_length": args.max_length,
+        "repeats": args.repeats,
+        "samples": len(samples),
+        "cpu_count": os.cpu_count(),
+        "threads": args.threads or None,
+        "results": table,
+        "target": "ours / trl_default >= 1",
+        "ratio": next((r.get("vs_trl_default") for r in table if r["variant"] == "ours"), None),
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
