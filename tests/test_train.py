@@ -91,9 +91,9 @@ def test_labels_mask_the_prompt(tokenizer):
 
 
 @pytest.mark.parametrize("padding_free", [True, False])
-def test_collator_labels_are_completion_only(tokenizer, padding_free):
+def test_collator_labels_are_completion_only(tokenizer, padding_free, tmp_path):
     rows, _ = prepare_samples([sample(1), sample(2, pad_words=7)], tokenizer, 256)
-    trainer = make_trainer(tiny(padding_free=padding_free), rows, "unused-out")
+    trainer = make_trainer(tiny(padding_free=padding_free), rows, tmp_path)
     batch = trainer.data_collator([{k: r[k] for k in ("input_ids", "labels")} for r in rows])
     labels, ids = batch["labels"], batch["input_ids"]
     if padding_free:  # one flat row, positions restart at each sample, no pad token at all
@@ -111,10 +111,10 @@ def test_collator_labels_are_completion_only(tokenizer, padding_free):
         assert n_prompt > 10 and all(x == IGNORE for x in r["labels"][:n_prompt])
 
 
-def test_padding_free_keeps_samples_separate(tokenizer):
+def test_padding_free_keeps_samples_separate(tokenizer, tmp_path):
     """Each sample's log-probs in the flattened batch equal those of the sample alone: no cross-attention."""
     rows, _ = prepare_samples([sample(1), sample(2, pad_words=9), sample(3, pad_words=3)], tokenizer, 256)
-    trainer = make_trainer(tiny(), rows, "unused-out")
+    trainer = make_trainer(tiny(), rows, tmp_path)
     model = trainer.model.eval()
     batch = trainer.data_collator([{k: r[k] for k in ("input_ids", "labels")} for r in rows])
     with torch.no_grad():
@@ -128,13 +128,13 @@ def test_padding_free_keeps_samples_separate(tokenizer):
 
 
 @pytest.mark.parametrize("padding_free", [True, False])
-def test_sparse_lm_head_loss_equals_trl_loss(tokenizer, padding_free):
+def test_sparse_lm_head_loss_equals_trl_loss(tokenizer, padding_free, tmp_path):
     """Our loss (LM head on completion positions only) is TRL's loss, value and gradient."""
     rows, _ = prepare_samples([sample(1), sample(2, pad_words=7)], tokenizer, 256)
     losses, grads = [], []
     for sparse in (True, False):
         trainer = make_trainer(
-            tiny(padding_free=padding_free, sparse_lm_head=sparse, bf16=False), rows, "unused-out"
+            tiny(padding_free=padding_free, sparse_lm_head=sparse, bf16=False), rows, tmp_path
         )
         batch = trainer.data_collator([{k: r[k] for k in ("input_ids", "labels")} for r in rows])
         n_items = (batch["labels"][:, 1:] != IGNORE).sum()
@@ -163,9 +163,9 @@ def test_truncated_completions_are_dropped_and_counted(tokenizer):
     assert len(rows) == 1 and report["truncated_kept"] == 1 and len(rows[0]["input_ids"]) == 120
 
 
-def test_loss_falls_lora_changes_base_does_not(tokenizer):
+def test_loss_falls_lora_changes_base_does_not(tokenizer, tmp_path):
     rows, _ = prepare_samples([sample(5)] * 8, tokenizer, 256)  # one sample, repeated
-    trainer = make_trainer(tiny(max_steps=10, learning_rate=1e-2), rows, "unused-out")
+    trainer = make_trainer(tiny(max_steps=10, learning_rate=1e-2, save_strategy="no"), rows, tmp_path)
     model = trainer.model
     before = {k: v.detach().clone() for k, v in model.named_parameters()}
     trainer.train()
