@@ -257,3 +257,24 @@ def test_build_cli_on_real_data(shared_data, tmp_path, capsys):
     assert counts["invocation"] == usable + round(0.2 * usable)  # every usable query + its abstention share
     printed = capsys.readouterr().out
     assert "adaption" in printed and "tool_generation" in printed and str(report["total"]) in printed
+
+
+def test_source_cap_limits_examples_per_source():
+    exs = [
+        make_example(
+            f"{src}{i}",
+            [{"role": "user", "content": f"q {src} {i}"}],
+            [tool("f", "a")],
+            [{"name": "f", "arguments": {"a": str(i)}}],
+            source=src,
+        )
+        for src, n in (("big", 10), ("small", 2))
+        for i in range(n)
+    ]
+    report: dict = {}
+    mix = build_mixture(
+        exs, TaskMixConfig(source_cap=3, abstention_share=0, distractors_max=0), report=report
+    )
+    assert report["examples_by_source"] == {"big": 3, "small": 2}
+    assert task_counts(mix)["invocation"] == 5
+    assert task_counts(mix)["adaption"] == 1  # adaption still sees every tool

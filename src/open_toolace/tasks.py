@@ -82,6 +82,13 @@ class TaskMixConfig:
     max_tools: int = field(
         default=8, metadata={"help": "most tools in one invocation / tool-generation sample"}
     )
+    source_cap: int | None = field(
+        default=None,
+        metadata={
+            "help": "at most this many examples per source (meta.source) feed tool generation and invocation "
+            "(a seeded choice), so one large dataset does not dominate; adaption and distractors use all"
+        },
+    )
     adaption_name_hint: bool = field(
         default=True, metadata={"help": "give the tool name in the adaption prompt"}
     )
@@ -341,6 +348,24 @@ def _apply_ratio(samples: list[dict], ratio: float, cap: int | None, rng: random
     return out
 
 
+def _source(ex: dict) -> str:
+    return str((ex.get("meta") or {}).get("source", "unknown"))
+
+
+def cap_per_source(examples: list[dict], cap: int | None, seed: int = 0) -> list[dict]:
+    """At most `cap` examples of each `meta.source` (a seeded choice, file order kept)."""
+    if cap is None:
+        return examples
+    by_source: dict[str, list[int]] = {}
+    for i, ex in enumerate(examples):
+        by_source.setdefault(_source(ex), []).append(i)
+    rng = random.Random(f"source_cap:{seed}")
+    keep: set[int] = set()
+    for idx in by_source.values():
+        keep.update(idx if len(idx) <= cap else rng.sample(idx, cap))
+    return [ex for i, ex in enumerate(examples) if i in keep]
+
+
 def build_mixture(
     examples: Iterable[dict],
     cfg: TaskMixConfig | None = None,
@@ -360,12 +385,13 @@ def build_mixture(
         extra_tools = [{**t, "name": identifier_name(t["name"])} for t in extra_tools]
     skipped: Counter = Counter()
     pool = collect_tools(examples, extra_tools)
+    labeled = cap_per_source(examples, cfg.source_cap, cfg.seed)
     built = {
         "adaption": build_adaption(
             list(examples) + extra_tools, name_hint=cfg.adaption_name_hint, skipped=skipped
         ),
-        "tool_generation": build_tool_generation(examples, max_tools=cfg.max_tools, skipped=skipped),
-        "invocation": build_invocation(examples, pool, cfg, skipped=skipped),
+        "tool_generation": build_tool_generation(labeled, max_tools=cfg.max_tools, skipped=skipped),
+        "invocation": build_invocation(labeled, pool, cfg, skipped=skipped),
     }
     mix: list[dict] = []
     counts: dict[str, dict[str, int]] = {}
@@ -380,6 +406,7 @@ def build_mixture(
     if report is not None:
         report.update(
             examples=len(examples),
+            examples_by_source=dict(sorted(Counter(_source(ex) for ex in labeled).items())),
             tool_pool=len(pool),
             tasks=counts,
             no_call=sum(
