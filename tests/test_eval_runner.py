@@ -272,20 +272,37 @@ def test_run_eval_from_config(tmp_path):
     assert (tmp_path / "eval_config.yaml").exists() and scores["model"] == "fake"
 
 
-def test_tiny_random_model_end_to_end(tmp_path):
-    """A real (random) HF model through the hf backend: 5 items of two categories, every file written."""
-    from open_toolace.generation import make_generator
+def test_tiny_random_model_end_to_end(tmp_path, capsys):
+    """`toolace eval` with a real (random) HF model on the hf backend: 5 items of two categories."""
+    from open_toolace.cli import main
 
-    gen = make_generator("hf", "tiny-random", batch_size=5)
-    scores = evaluate_bfcl(
-        gen, ["simple_python", "irrelevance"], limit=5, out_dir=tmp_path, max_new_tokens=8, progress=False
-    )
-    for name in ["results.jsonl", "scores.json", "report.md", "scores.png"]:
+    argv = [
+        "eval",
+        "--model",
+        "tiny-random",
+        "--backend",
+        "hf",
+        "--categories",
+        "simple_python,irrelevance",
+        "--limit",
+        "5",
+        "--out",
+        str(tmp_path),
+        "--max-new-tokens",
+        "8",
+        "--batch-size",
+        "5",
+        "--no-progress",
+    ]
+    assert main(argv) == 0
+    assert "irrelevance" in capsys.readouterr().out
+    for name in ["results.jsonl", "scores.json", "report.md", "scores.png", "eval_config.yaml"]:
         assert (tmp_path / name).stat().st_size > 0
-    assert scores["n_items"] == 10
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["n_items"] == 10 and scores["model"] == "tiny-random" and scores["backend"] == "hf"
     assert {c: v["total"] for c, v in scores["categories"].items()} == {"simple_python": 5, "irrelevance": 5}
     for c in scores["categories"].values():
         assert 0.0 <= c["accuracy"] <= 1.0 and c["correct"] + sum(c["error_types"].values()) == c["total"]
     assert scores["timing"]["generated_items"] == 10
     rows = load_results(tmp_path / "results.jsonl")
-    assert all(isinstance(r["output"], str) for r in rows.values())
+    assert len(rows) == 10 and all(isinstance(r["output"], str) for r in rows.values())

@@ -57,10 +57,11 @@ class EvalConfig:
         default=None, metadata={"help": "run directory (default runs/eval/<model>[-<adapter>])"}
     )
     batch_size: int | None = field(
-        default=None, metadata={"help": "backend batch size (hf); None: backend default"}
+        default=None,
+        metadata={"help": "hf: prompts per batch; openai: concurrent requests; None: backend default"},
     )
     save_every: int = field(
-        default=128, metadata={"help": "items per generate call; results are saved after each"}
+        default=64, metadata={"help": "items per generate call; results are saved after each"}
     )
     max_new_tokens: int = field(default=256, metadata={"help": "generation budget per answer (greedy)"})
     seed: int = field(default=0, metadata={"help": "generation seed"})
@@ -167,7 +168,7 @@ def evaluate_items(
     out_dir: str | Path,
     *,
     bfcl_groups: bool = True,
-    save_every: int = 128,
+    save_every: int = 64,
     max_new_tokens: int = 256,
     seed: int = 0,
     progress: bool = True,
@@ -312,8 +313,11 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
         from open_toolace.generation import make_generator
 
         kw = dict(cfg.backend_args)
-        if cfg.batch_size is not None:
-            kw["batch_size"] = cfg.batch_size
+        # hf batches prompts; an OpenAI-compatible server batches what arrives, so send that many at once;
+        # vLLM schedules the whole request list itself
+        key = {"hf": "batch_size", "openai": "concurrency"}.get(cfg.backend)
+        if cfg.batch_size is not None and key:
+            kw.setdefault(key, cfg.batch_size)
         generator = make_generator(cfg.backend, cfg.model, adapter=cfg.adapter, **kw)
     common = {
         "save_every": cfg.save_every,
