@@ -69,11 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     full_n = len(load_bfcl(cats))  # with --limit, the full set's time is projected from the items/s
     projected_s = full_n * eval_s / n
 
-    # 2) naive loop vs batched on the same subset (spread over the categories), side by side
+    # 2) naive loop vs batched on the same subset, side by side
     naive = None
     if args.naive > 0:
-        items = load_bfcl(cats, args.limit)
-        subset = items[:: max(1, len(items) // args.naive)][: args.naive]
+        # the first items of the first category: prompts of similar length, as the evaluation's
+        # length-sorted chunks give the backend (a mix of lengths would mostly measure padding)
+        subset = load_bfcl(cats[:1], args.naive)
         reqs = [render_invocation(prompt_functions(it), item_messages(it)) for it in subset]
         kw = {"n": 1, "temperature": 0.0, "max_new_tokens": args.max_new_tokens, "progress": False}
         t = time.perf_counter()
