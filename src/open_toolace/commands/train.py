@@ -1,7 +1,7 @@
 """`toolace train build|(train)` and `toolace export --merge`: the SFT stage from the command line.
 
-    toolace train build --config configs/train_mix.yaml --data ../shared/data/sealtools_dev.jsonl \
-        --tools ../shared/data/sealtools_tools.jsonl --out runs/mix/samples.jsonl
+    toolace train build --config configs/train_mix.yaml --data ../shared/data/sealtools_dev.jsonl
+        ../shared/data/sealtools_tools.jsonl --out runs/mix/samples.jsonl
     toolace train --config configs/train.yaml --samples runs/mix/samples.jsonl --out runs/sft [--set lora_r=8]
     accelerate launch --config_file configs/accelerate/cpu_2proc.yaml -m open_toolace.cli train ...
     toolace export --merge runs/sft runs/sft-merged     # standalone HF checkpoint for vLLM
