@@ -112,6 +112,7 @@ def main() -> None:
 
     rows = []
     t_naive, naive_texts = run_naive(model, tok, requests, **kw)
+    print(f"naive loop: {t_naive:.1f}s", flush=True)
     rows.append(
         {
             "method": "naive loop (1 prompt x 1 sample per generate)",
@@ -122,6 +123,7 @@ def main() -> None:
         }
     )
     t_hf, hf_texts = run_hf(gen, requests, **kw)
+    print(f"hf backend: {t_hf:.1f}s", flush=True)
     rows.append(
         {
             "method": f"hf backend (batch {args.batch_size} prompts, shared prompt cache)",
