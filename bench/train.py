@@ -220,19 +220,22 @@ def main() -> int:
     base = next(
         (x["tokens_per_s"] for x in table if x["variant"] == "trl_default" and "error" not in x), None
     )
+    ours = next((x["tokens_per_s"] for x in table if x["variant"] == "ours" and "error" not in x), None)
     for row in table:
         if "error" not in row and base:
             row["vs_trl_default"] = round(row["tokens_per_s"] / base, 2)
+        if "error" not in row and ours:
+            row["vs_ours"] = round(row["tokens_per_s"] / ours, 2)
     print(
-        "| variant | tokens/s | vs TRL default | micro x accum | bf16 | grad ckpt | peak RSS MiB | first loss |"
+        "| variant | tokens/s | vs TRL default | vs ours | micro x accum | bf16 | grad ckpt | peak RSS MiB | first loss |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for row in table:
         if "error" in row:
-            print(f"| {row['variant']} | failed | | | | | | |")
+            print(f"| {row['variant']} | failed | | | | | | | |")
             continue
         print(
-            f"| {row['variant']} | {row['tokens_per_s']:.0f} | {row.get('vs_trl_default', '-')} | "
+            f"| {row['variant']} | {row['tokens_per_s']:.0f} | {row.get('vs_trl_default', '-')} | {row.get('vs_ours', '-')} | "
             f"{row['micro_batch']} x {row['accumulation']} | {row['bf16']} | {row['gradient_checkpointing']} | "
             f"{row['peak_rss_mib']} | {row['first_loss']:.3f} |"
         )
