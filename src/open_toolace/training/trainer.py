@@ -107,7 +107,8 @@ def _sft_config(SFTConfig, cfg: TrainConfig, output_dir, warmup: float, cuda: bo
         use_cpu=not cuda,  # bf16 on CPU = torch.autocast("cpu", bfloat16)
         gradient_checkpointing=cfg.gradient_checkpointing,
         max_length=None,
-        padding_free=cfg.padding_free,
+        # one sample per micro-batch has no padding to remove (and TRL would warn about it)
+        padding_free=cfg.padding_free and cfg.per_device_train_batch_size > 1,
         train_sampling_strategy="group_by_length" if cfg.group_by_length else "random",
         logging_steps=cfg.logging_steps,
         save_strategy=cfg.save_strategy,
