@@ -244,3 +244,28 @@ def test_continue_adapter_and_export_merged(samples_file, tmp_path):
     ]
     with torch.no_grad():
         torch.testing.assert_close(merged(ids).logits, peft_model(ids).logits, atol=1e-4, rtol=1e-4)
+
+    # Served with OpenAI `tools` (vLLM passes them to the chat template), the prompt is the training prompt.
+    from transformers import AutoTokenizer
+
+    from open_toolace.calls import ToolCall, render_calls
+    from open_toolace.prompts import apply_chat_template, render_invocation
+
+    served = AutoTokenizer.from_pretrained(merged_dir)
+    fn = {
+        "name": "get_weather",
+        "description": "Weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+    }
+    msgs = [{"role": "user", "content": "weather in Paris?"}]
+    text = served.apply_chat_template(
+        msgs, tools=[{"type": "function", "function": fn}], tokenize=False, add_generation_prompt=True
+    )
+    assert text == apply_chat_template(tok, render_invocation([fn], msgs))
+    assert served.apply_chat_template(msgs, tokenize=False) == tok.apply_chat_template(msgs, tokenize=False)
+    call = {"name": "get_weather", "arguments": {"city": "Paris", "days": 3, "metric": True, "unit": None}}
+    hist = [
+        *msgs,
+        {"role": "assistant", "content": None, "tool_calls": [{"type": "function", "function": call}]},
+    ]
+    assert render_calls([ToolCall.from_dict(call)]) in served.apply_chat_template(hist, tokenize=False)

@@ -65,6 +65,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = subparsers.add_parser("export", help="merge a LoRA adapter into its base: a standalone HF checkpoint")
     e.add_argument("--merge", nargs=2, metavar=("ADAPTER", "OUT"), required=True)
     e.add_argument("--base", help="base model spec (default: the one the adapter names)")
+    e.add_argument(
+        "--dtype", default="float32", choices=["float32", "bfloat16", "float16"], help="weights written"
+    )
     e.set_defaults(func=cmd_export)
 
 
@@ -181,7 +184,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     adapter, out = args.merge
     try:
-        path = export_merged(adapter, out, base=args.base)
+        path = export_merged(adapter, out, base=args.base, dtype=args.dtype)
     except (FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
