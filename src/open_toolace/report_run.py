@@ -208,6 +208,15 @@ def render(run_dir: Path) -> str:
     if write_plot(run_dir / "accuracy.png", stages):
         lines += ["![BFCL accuracy against stage](accuracy.png)", ""]
     lines += ["## Self-evolution audit", "", *audit_table(audits), ""]
+    for a in audits:
+        if not a.get("kept"):
+            lines.append(
+                f"> round {a['round']} kept no verified sample ({_rejects(a['rejected_by_step'])}): its "
+                "adapter was not trained and its scores are the previous stage's. See "
+                f'`rounds/r{a["round"]}/rejects.jsonl` and docs/run.md ("When rounds do not improve").'
+            )
+    if any(not a.get("kept") for a in audits):
+        lines.append("")
     lines += [
         "Files: `rounds/r<r>/` holds each round's queries, generated tools, sampled invocations, votes, "
         "kept items, rejects (with reasons), training samples, adapter and `audit.json`; `eval/<stage>/` "
