@@ -36,79 +36,50 @@ TASKS = ("adaption", "tool_generation", "invocation")
 NO_CALL = render_calls([])  # the abstention answer, "[]"
 
 
+def _opt(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass
 class TaskMixConfig:
     """How the sub-task mixture is built (`toolace train build --config ...`)."""
 
-    adaption_ratio: float = field(
-        default=1.0,
-        metadata={
-            "help": "share of the deduplicated adaption pool to keep: 0 drops the task, 0.5 keeps a random "
-            "half, 2.0 repeats every sample twice (upsampling a small task)"
-        },
+    adaption_ratio: float = _opt(
+        1.0,
+        "share of the deduplicated adaption pool to keep: 0 drops the task, 0.5 keeps a random half, "
+        "2.0 repeats every sample twice (upsampling a small task)",
     )
-    adaption_cap: int | None = field(
-        default=None, metadata={"help": "at most this many adaption samples (null: no cap)"}
+    adaption_cap: int | None = _opt(None, "at most this many adaption samples (null: no cap)")
+    tool_generation_ratio: float = _opt(1.0, "as adaption_ratio, for tool generation")
+    tool_generation_cap: int | None = _opt(None, "at most this many tool-generation samples")
+    invocation_ratio: float = _opt(1.0, "as adaption_ratio, for invocation")
+    invocation_cap: int | None = _opt(None, "at most this many invocation samples")
+    distractors_min: int = _opt(0, "fewest distractor tools added to an invocation prompt")
+    distractors_max: int = _opt(3, "most distractor tools added (uniform in [min, max])")
+    abstention_share: float = _opt(
+        0.2,
+        "extra no-call samples, as a share of the examples that have calls: the needed tool(s) are removed "
+        "from the list and the answer becomes []",
     )
-    tool_generation_ratio: float = field(
-        default=1.0, metadata={"help": "as adaption_ratio, for tool generation"}
+    abstention_keep_other_tools: bool = _opt(
+        True, "abstention prompts keep the example's unused tools (hard near-misses) besides distractors"
     )
-    tool_generation_cap: int | None = field(
-        default=None, metadata={"help": "at most this many tool-generation samples"}
+    max_tools: int = _opt(8, "most tools in one invocation / tool-generation sample")
+    source_cap: int | None = _opt(
+        None,
+        "at most this many examples per source (meta.source) feed tool generation and invocation (a seeded "
+        "choice), so one large dataset does not dominate; adaption and distractors use all",
     )
-    invocation_ratio: float = field(default=1.0, metadata={"help": "as adaption_ratio, for invocation"})
-    invocation_cap: int | None = field(
-        default=None, metadata={"help": "at most this many invocation samples"}
+    adaption_name_hint: bool = _opt(True, "give the tool name in the adaption prompt")
+    identifier_names: bool = _opt(
+        True,
+        "rewrite tool/call names that are not Python identifiers ('Market Trends API' -> 'Market_Trends_API') "
+        "so every call has the pythonic form the invocation prompt asks for",
     )
-    distractors_min: int = field(
-        default=0, metadata={"help": "fewest distractor tools added to an invocation prompt"}
-    )
-    distractors_max: int = field(
-        default=3, metadata={"help": "most distractor tools added (uniform in [min, max])"}
-    )
-    abstention_share: float = field(
-        default=0.2,
-        metadata={
-            "help": "extra no-call samples, as a share of the examples that have calls: the needed tool(s) "
-            "are removed from the list and the answer becomes []"
-        },
-    )
-    abstention_keep_other_tools: bool = field(
-        default=True,
-        metadata={
-            "help": "abstention prompts keep the example's unused tools (hard near-misses) besides distractors"
-        },
-    )
-    max_tools: int = field(
-        default=8, metadata={"help": "most tools in one invocation / tool-generation sample"}
-    )
-    source_cap: int | None = field(
-        default=None,
-        metadata={
-            "help": "at most this many examples per source (meta.source) feed tool generation and invocation "
-            "(a seeded choice), so one large dataset does not dominate; adaption and distractors use all"
-        },
-    )
-    adaption_name_hint: bool = field(
-        default=True, metadata={"help": "give the tool name in the adaption prompt"}
-    )
-    identifier_names: bool = field(
-        default=True,
-        metadata={
-            "help": "rewrite tool/call names that are not Python identifiers ('Market Trends API' -> "
-            "'Market_Trends_API') so every call has the pythonic form the invocation prompt asks for"
-        },
-    )
-    shuffle_tools: bool = field(
-        default=True, metadata={"help": "shuffle the tool order inside each invocation prompt"}
-    )
-    shuffle: bool = field(default=True, metadata={"help": "shuffle the final mixture"})
-    dedupe: bool = field(
-        default=True, metadata={"help": "drop samples whose prompt+completion repeat (per task)"}
-    )
-    seed: int = field(
-        default=0, metadata={"help": "seed of every random choice (distractors, abstentions, shuffles)"}
-    )
+    shuffle_tools: bool = _opt(True, "shuffle the tool order inside each invocation prompt")
+    shuffle: bool = _opt(True, "shuffle the final mixture")
+    dedupe: bool = _opt(True, "drop samples whose prompt+completion repeat (per task)")
+    seed: int = _opt(0, "seed of every random choice (distractors, abstentions, shuffles)")
 
     def __post_init__(self) -> None:
         if not 0 <= self.distractors_min <= self.distractors_max:
