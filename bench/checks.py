@@ -23,15 +23,9 @@ import sys
 import time
 from pathlib import Path
 
-CATEGORIES = [
-    "simple_python",
-    "simple_java",
-    "simple_javascript",
-    "multiple",
-    "parallel",
-    "parallel_multiple",
-]
-CATEGORIES += ["live_simple", "live_multiple", "live_parallel", "live_parallel_multiple"]
+from open_toolace.evaluate.bfcl import GROUPS
+
+CATEGORIES = GROUPS["non_live_ast"] + GROUPS["live_ast"]  # every category with ground-truth calls
 
 
 def _first_option(value):
