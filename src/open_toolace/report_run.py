@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from open_toolace.evaluate.report import pct
 from open_toolace.io import atomic_write_text, read_json
 
 SUMMARY_ROWS = {  # summary key -> label (evaluate.aggregate's formulas, docs/evaluation.md)
@@ -23,10 +24,6 @@ SUMMARY_ROWS = {  # summary key -> label (evaluate.aggregate's formulas, docs/ev
     "irrelevance": "irrelevance (BFCL verdict)",
     "irrelevance_honest": "irrelevance (honest)",
 }
-
-
-def pct(x: float | None) -> str:
-    return "—" if x is None else f"{100 * x:.1f}"
 
 
 def stages_of(run_dir: Path) -> list[tuple[str, dict[str, Any]]]:
