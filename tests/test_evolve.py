@@ -84,6 +84,7 @@ def test_generate_tools_parses_and_records_rejections():
         "all bad": json.dumps([{"description": "no name"}]),
         "dupes": json.dumps([WEATHER, WEATHER]),
         "cut off": "[" + json.dumps(CONVERT) + ', {"name": "get_wea',
+        "bare objects": json.dumps(WEATHER) + ",\n" + json.dumps(CONVERT) + ',\n{"name": "x", "descr',
     }
 
     def script(text, n):
@@ -104,6 +105,8 @@ def test_generate_tools_parses_and_records_rejections():
     assert by_id["q5"]["meta"]["tool_problems"][0]["reason"] == "duplicate_name"
     assert [t["name"] for t in by_id["q6"]["tools"]] == ["convert_currency"]
     assert by_id["q6"]["meta"]["tool_problems"][0]["reason"] == "truncated_list"
+    # objects with no list around them (a small model's habit): the whole ones are kept, the cut one is not
+    assert [t["name"] for t in by_id["q7"]["tools"]] == ["get_weather", "convert_currency"]
     reasons = {r["id"]: r["reason"] for r in rejected}
     assert reasons == {"q2": "bad_json", "q3": "not_a_list", "q4": "no_valid_tool"}
     assert all(r["step"] == "tools" and "output" in r for r in rejected)

@@ -177,6 +177,9 @@ def test_tool_generation_lists_the_example_tools():
     assert [t["name"] for t in json.loads(capped[0]["completion"][0]["content"])] == [
         "get_weather"
     ]  # needed first
+    only_needed = build_tool_generation(examples()[:1], extra=0)
+    assert [t["name"] for t in json.loads(only_needed[0]["completion"][0]["content"])] == ["get_weather"]
+    assert "write 1 API definition" in only_needed[0]["prompt"][0]["content"]
 
 
 def test_mixture_ratios_caps_dedupe_and_report():

@@ -65,6 +65,11 @@ class TaskMixConfig:
         True, "abstention prompts keep the example's unused tools (hard near-misses) besides distractors"
     )
     max_tools: int = _opt(8, "most tools in one invocation / tool-generation sample")
+    tool_generation_extra: int | None = _opt(
+        None,
+        "most tools besides the needed ones in a tool-generation target (null: all, up to max_tools); 0 "
+        "teaches exactly the tools the query needs, the short target a small model can learn",
+    )
     source_cap: int | None = _opt(
         None,
         "at most this many examples per source (meta.source) feed tool generation and invocation (a seeded "
@@ -93,6 +98,8 @@ class TaskMixConfig:
                 raise ValueError(f"{task}_ratio must be >= 0")
         if self.max_tools < 1:
             raise ValueError("max_tools must be >= 1")
+        if self.tool_generation_extra is not None and self.tool_generation_extra < 0:
+            raise ValueError("tool_generation_extra must be >= 0 or null")
 
 
 def _tool_dict(tool: Any) -> dict:
@@ -185,9 +192,10 @@ def _called_names(ex: dict) -> set[str]:
 
 
 def build_tool_generation(
-    examples: Iterable[dict], *, max_tools: int = 8, skipped: Counter | None = None
+    examples: Iterable[dict], *, max_tools: int = 8, extra: int | None = None, skipped: Counter | None = None
 ) -> list[dict]:
-    """Query -> the example's tools (needed ones first when capped), as a JSON list; needs labeled calls."""
+    """Query -> the example's tools (needed ones first when capped), as a JSON list; needs labeled calls.
+    `extra` caps the tools that are not called (None: no cap beyond `max_tools`)."""
     out = []
     for ex in examples:
         tools = [_tool_dict(t) for t in ex.get("tools") or []]
@@ -204,6 +212,9 @@ def build_tool_generation(
             if skipped is not None:
                 skipped[f"tool_generation:{reason}"] += 1
             continue
+        others = [t for t in tools if t["name"] not in needed]
+        if extra is not None and len(others) > extra:
+            tools = [t for t in tools if t["name"] in needed or t in others[:extra]]
         if len(tools) > max_tools:
             tools = [t for t in tools if t["name"] in needed] + [t for t in tools if t["name"] not in needed]
             tools = tools[:max_tools]
@@ -361,7 +372,9 @@ def build_mixture(
         "adaption": build_adaption(
             list(examples) + extra_tools, name_hint=cfg.adaption_name_hint, skipped=skipped
         ),
-        "tool_generation": build_tool_generation(labeled, max_tools=cfg.max_tools, skipped=skipped),
+        "tool_generation": build_tool_generation(
+            labeled, max_tools=cfg.max_tools, extra=cfg.tool_generation_extra, skipped=skipped
+        ),
         "invocation": build_invocation(labeled, pool, cfg, skipped=skipped),
     }
     mix: list[dict] = []

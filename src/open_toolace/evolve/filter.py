@@ -174,7 +174,9 @@ def build_triplets(
     skipped: Counter[str] = Counter()
     new: list[dict] = []
     if items and "tool_generation" in tasks:
-        new += T.build_tool_generation(items, max_tools=mix.max_tools, skipped=skipped)
+        new += T.build_tool_generation(
+            items, max_tools=mix.max_tools, extra=mix.tool_generation_extra, skipped=skipped
+        )
     if items and "invocation" in tasks:
         pool = T.collect_tools(items, distractor_pool or ())
         new += T.build_invocation(items, pool, mix, skipped=skipped)

@@ -37,13 +37,17 @@ _DECODER = json.JSONDecoder()
 
 
 def _complete_prefix(text: str) -> list[Any]:
-    """The complete JSON objects at the start of a list that never closes: `[{...}, {...}, {"na` ->
-    the first two. Only whole objects are kept (each decoded by `json`), so nothing is guessed."""
-    i = text.find("[")
+    """The complete JSON objects at the start of a list that never closes (`[{...}, {...}, {"na` -> the
+    first two), or of bare objects with no list around them (`{...},\n{...}, {"na`). Only whole objects
+    are kept (each decoded by `json`), so nothing is guessed."""
+    i_list, i_obj = text.find("["), text.find("{")
+    if i_list >= 0 and (i_obj < 0 or i_list < i_obj):
+        pos = i_list + 1
+    elif i_obj >= 0:
+        pos = i_obj
+    else:
+        return []
     out: list[Any] = []
-    if i < 0:
-        return out
-    pos = i + 1
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1
@@ -73,7 +77,9 @@ def parse_tool_list(text: str) -> tuple[list[dict], list[Rejection]]:
         data = _complete_prefix(text)  # a list cut off by the token budget: keep its finished tools
         if not data:
             raise ValueError("bad_json", "no JSON tool list in the output")
-        problems.append({"index": len(data), "reason": "truncated_list", "message": "list cut off"})
+        problems.append(
+            {"index": len(data), "reason": "truncated_list", "message": "list cut off or unclosed"}
+        )
     if isinstance(data, dict):  # {"tools": [...]} or a single tool
         data = data.get("tools", [data]) if isinstance(data.get("tools"), list) else [data]
     if not isinstance(data, list):
