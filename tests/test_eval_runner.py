@@ -106,6 +106,17 @@ def test_outputs_of_other_settings_are_not_mixed(tmp_path):
         gen, "simple_python", limit=2, out_dir=tmp_path, progress=False, max_new_tokens=32, fresh=True
     )
     assert len(gen.calls[0]["requests"]) == 2
+    # bf16 weights give other greedy outputs than fp32: a dtype change is a settings change too
+    with pytest.raises(ValueError, match="dtype"):
+        evaluate_bfcl(
+            oracle(items),
+            "simple_python",
+            limit=2,
+            out_dir=tmp_path,
+            progress=False,
+            max_new_tokens=32,
+            meta={"dtype": "bfloat16"},
+        )
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

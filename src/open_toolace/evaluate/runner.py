@@ -32,7 +32,7 @@ from open_toolace.io import Manifest, atomic_write_json, write_jsonl
 
 RESULTS = "results.jsonl"
 # settings that change what the model generates: a run dir's outputs are reused only if these agree
-GENERATION_KEYS = ("model", "adapter", "backend", "max_new_tokens")
+GENERATION_KEYS = ("model", "adapter", "backend", "dtype", "max_new_tokens")
 
 
 @dataclass
@@ -148,12 +148,15 @@ def _requests(items: list[dict[str, Any]], prompts: Any) -> tuple[list[list[dict
 
 
 def _check_reuse(out_dir: Path, meta: dict[str, Any], fresh: bool) -> None:
+    # bf16 and fp32 weights give different greedy outputs, so dtype is a generation setting too
+    meta = {**meta, "dtype": meta.get("dtype") or "auto"}
     path = out_dir / "generation.json"
     results = out_dir / RESULTS
     if fresh and results.exists():
         results.unlink()
     if results.exists() and path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))
+        old.setdefault("dtype", "auto")  # written before dtype was recorded
         diff = {k: (old.get(k), meta.get(k)) for k in GENERATION_KEYS if old.get(k) != meta.get(k)}
         if diff:
             raise ValueError(
@@ -325,7 +328,13 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
         "seed": cfg.seed,
         "progress": cfg.progress,
         "fresh": cfg.fresh,
-        "meta": {"model": cfg.model, "adapter": cfg.adapter, "backend": cfg.backend, "config": asdict(cfg)},
+        "meta": {
+            "model": cfg.model,
+            "adapter": cfg.adapter,
+            "backend": cfg.backend,
+            "dtype": cfg.backend_args.get("dtype", "auto"),
+            "config": asdict(cfg),
+        },
     }
     if cfg.dataset:
         return evaluate_dataset(generator, cfg.dataset, out, answers=cfg.answers, limit=cfg.limit, **common)

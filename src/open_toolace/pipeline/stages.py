@@ -258,7 +258,12 @@ def eval_scores(ctx: Ctx, name: str, adapter: str | None) -> dict[str, Any]:
         max_new_tokens=e.max_new_tokens,
         seed=ctx.cfg.seed,
         progress=ctx.cfg.progress,
-        meta={"model": ctx.cfg.model, "adapter": adapter, "backend": ctx.cfg.backend},
+        meta={
+            "model": ctx.cfg.model,
+            "adapter": adapter,
+            "backend": ctx.cfg.backend,
+            "dtype": ctx.cfg.backend_args.get("dtype", "auto"),
+        },
     )
     return {"overall": headline(scores), "n_items": scores.get("n_items")}
 
