@@ -133,6 +133,17 @@ def test_unlabeled_queries_from_held_out_domains(queries):
     assert len({q["meta"]["domain"] for q in queries}) == len(HELD_OUT)
 
 
+def test_query_mix_sets_the_kinds():
+    from collections import Counter
+
+    only = synthesize_queries(SynthConfig(n=60, progress=False, contamination=False, query_mix={"single": 1}))
+    assert len(only) == 60 and {q["meta"]["type"] for q in only} == {"single"}
+    mixed = synthesize_queries(SynthConfig(n=200, progress=False, contamination=False))
+    assert set(Counter(q["meta"]["type"] for q in mixed)) == {"single", "parallel", "parallel_multiple"}
+    with pytest.raises(ValueError, match="query_mix"):
+        synthesize_queries(SynthConfig(n=5, progress=False, query_mix={"multi_turn": 1.0}))
+
+
 def test_seed_and_query_texts_disjoint(big, queries):
     seed_texts = {e["messages"][-1]["content"] for e in big.examples}
     assert not seed_texts & {q["messages"][0]["content"] for q in queries}

@@ -74,6 +74,11 @@ class SynthConfig:
     mix: dict = field(
         default_factory=lambda: dict(DEFAULT_MIX), metadata={"help": f"sample type -> share; types {TYPES}"}
     )
+    query_mix: dict = field(
+        default_factory=lambda: {"single": 0.55, "parallel": 0.2, "parallel_multiple": 0.25},
+        metadata={"help": "unlabeled query kind -> share (`toolace synth queries`): single, parallel "
+                  "(several values of one argument), parallel_multiple (two requests)"},
+    )  # fmt: skip
     tree: str | None = field(default=None, metadata={"help": "domain tree YAML (default: the packaged one)"})
     held_out_domains: list = field(default_factory=lambda: list(HELD_OUT),
                                    metadata={"help": "domains kept out of the seed set (unlabeled queries use them)"})  # fmt: skip

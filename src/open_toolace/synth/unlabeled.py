@@ -26,7 +26,7 @@ from open_toolace.synth.queries import make_sample
 from open_toolace.synth.stats import diversity_stats
 from open_toolace.synth.tree import load_tree, split_domains
 
-QUERY_MIX = {"single": 0.55, "parallel": 0.2, "parallel_multiple": 0.25}
+QUERY_KINDS = ("single", "parallel", "parallel_multiple")
 
 
 def synthesize_queries(cfg: SynthConfig, rejects: list[dict] | None = None) -> list[dict]:
@@ -39,7 +39,10 @@ def synthesize_queries(cfg: SynthConfig, rejects: list[dict] | None = None) -> l
     for a in pool:
         by_domain[a.domain].append(a)
     contexts = {d.name: d.context for d in held}
-    kinds, weights = zip(*QUERY_MIX.items(), strict=True)
+    unknown = set(cfg.query_mix) - set(QUERY_KINDS)
+    if unknown or not any(w > 0 for w in cfg.query_mix.values()):
+        raise ValueError(f"query_mix needs positive shares of {QUERY_KINDS}, got {cfg.query_mix}")
+    kinds, weights = zip(*cfg.query_mix.items(), strict=True)
     index = bfcl_index(cfg.contamination_threshold) if cfg.contamination else None
     rng = random.Random(f"queries:{cfg.seed}")
     out, seen = [], set()
