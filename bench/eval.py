@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--dtype",
         default="auto",
-        help="weights dtype of the hf backend; bfloat16 is ~1.9x fp32 on CPUs with AVX512-BF16 (auto: fp32 on CPU)",
+        help="weights dtype of the hf backend; bfloat16 is 1.75x fp32 on CPUs with AVX512-BF16 "
+        "(bench/generation.py; auto: fp32 on CPU)",
     )
     ap.add_argument(
         "--naive", type=int, default=16, help="items in the naive-vs-batched comparison (0: skip)"

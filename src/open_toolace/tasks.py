@@ -212,9 +212,11 @@ def build_tool_generation(
             if skipped is not None:
                 skipped[f"tool_generation:{reason}"] += 1
             continue
-        others = [t for t in tools if t["name"] not in needed]
-        if extra is not None and len(others) > extra:
-            tools = [t for t in tools if t["name"] in needed or t in others[:extra]]
+        if (
+            extra is not None
+        ):  # drop the uncalled tools after the first `extra` (by identity: docs may repeat)
+            dropped = {id(t) for t in [t for t in tools if t["name"] not in needed][extra:]}
+            tools = [t for t in tools if id(t) not in dropped]
         if len(tools) > max_tools:
             tools = [t for t in tools if t["name"] in needed] + [t for t in tools if t["name"] not in needed]
             tools = tools[:max_tools]
