@@ -8,6 +8,7 @@ speed-up is a ratio measured on one machine at one time. Target: the full set in
     .venv/bin/python bench/eval.py --dtype bfloat16 --max-new-tokens 128   # the README's number
     .venv/bin/python bench/eval.py                          # full non-live set, embedded SmolLM2-135M, fp32
     .venv/bin/python bench/eval.py --limit 3 --naive 4      # a quick check that it works
+    .venv/bin/python bench/eval.py --prompt-tokens          # prompt tokens of the set, no generation
     .venv/bin/python bench/eval.py --categories non_live,live --model embedded:gemma3-270m
 
 Prints a table and writes bench/results/eval.json (the run directory goes to --out).
@@ -45,7 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--out", default="runs/bench/eval", help="run directory of the evaluation")
     ap.add_argument("--json", default="bench/results/eval.json")
+    ap.add_argument(
+        "--prompt-tokens",
+        action="store_true",
+        help="only count the prompt tokens of the set (what the prefill costs); no generation",
+    )
     args = ap.parse_args(argv)
+    if args.prompt_tokens:
+        return count_prompt_tokens(args)
 
     import torch
 
@@ -154,6 +162,49 @@ def main(argv: list[str] | None = None) -> int:
     for label, value in rows:
         print(f"{label:<34}{value:>12}")
     print(f"wrote {args.json}; run directory {args.out}")
+    return 0
+
+
+def count_prompt_tokens(args: argparse.Namespace) -> int:
+    """Prompt tokens per category, and the share every request repeats: the invocation system prompt
+    before its function list. Writes bench/results/eval_prompt_tokens.json."""
+    from open_toolace.evaluate import load_bfcl, resolve_categories
+    from open_toolace.evaluate.bfcl import item_messages, prompt_functions
+    from open_toolace.models import load_model
+    from open_toolace.prompts import PROMPTS, apply_chat_template, render_invocation
+
+    _, tok = load_model(args.model)
+    shared = len(tok(PROMPTS["invocation"]["system"].split("{functions}")[0]).input_ids)
+    rows = {}
+    for cat in resolve_categories(args.categories):
+        n = [
+            len(
+                tok(
+                    apply_chat_template(tok, render_invocation(prompt_functions(it), item_messages(it)))
+                ).input_ids
+            )
+            for it in load_bfcl([cat], args.limit)
+        ]
+        rows[cat] = {"items": len(n), "prompt_tokens": sum(n), "mean": round(sum(n) / len(n)), "max": max(n)}
+    total, items = sum(r["prompt_tokens"] for r in rows.values()), sum(r["items"] for r in rows.values())
+    result = {
+        "model": args.model,
+        "categories": rows,
+        "items": items,
+        "prompt_tokens": total,
+        "mean_per_item": round(total / items),
+        "shared_system_prefix_tokens": shared,
+        "shared_share_of_prefill": round(shared * items / total, 3),
+        "command": "python bench/eval.py --prompt-tokens " + f"--categories {args.categories}",
+    }
+    out = Path(args.json).with_name("eval_prompt_tokens.json")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"{'category':<26}{'items':>7}{'tokens':>10}{'mean':>7}{'max':>7}")
+    for cat, r in rows.items():
+        print(f"{cat:<26}{r['items']:>7}{r['prompt_tokens']:>10}{r['mean']:>7}{r['max']:>7}")
+    print(f"{'total':<26}{items:>7}{total:>10}{result['mean_per_item']:>7}")
+    print(f"shared system prefix: {shared} tokens per request = {100 * result['shared_share_of_prefill']:.0f}% "
+          f"of the prompt tokens; wrote {out}")  # fmt: skip
     return 0
 
 
