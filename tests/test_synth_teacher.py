@@ -164,7 +164,12 @@ def test_teacher_mode_end_to_end(stub_server, tmp_path):
         assert ex["meta"]["mode"] == "teacher" and isinstance(ex["meta"]["difficulty"], float)
         assert verify_example(ex) == []
         text = " ".join(m["content"] for m in ex["messages"])
-        assert "Oslo" not in text and "Perth" not in text
+        # The judge rejects every dialog naming Oslo; the stub assistant swaps Perth for Sydney in its calls, so
+        # the rule layer must reject every dialog with a call for Perth. An irrelevance dialog about Perth has no
+        # call and is legitimately kept (which dialog gets Perth depends on the order of the concurrent requests).
+        assert "Oslo" not in text and "Sydney" not in text
+        if ex["calls"]:
+            assert "Perth" not in text
         if ex["meta"]["type"] == "irrelevance":
             assert ex["calls"] == []
         else:
