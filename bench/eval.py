@@ -9,6 +9,7 @@ speed-up is a ratio measured on one machine at one time. Target: the full set in
     .venv/bin/python bench/eval.py                          # full non-live set, embedded SmolLM2-135M, fp32
     .venv/bin/python bench/eval.py --limit 3 --naive 4      # a quick check that it works
     .venv/bin/python bench/eval.py --prompt-tokens          # prompt tokens of the set, no generation
+    .venv/bin/python bench/eval.py --levers 10 --dtype bfloat16 --max-new-tokens 128   # each speed lever, side by side
     .venv/bin/python bench/eval.py --categories non_live,live --model embedded:gemma3-270m
 
 Prints a table and writes bench/results/eval.json (the run directory goes to --out).
@@ -33,7 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--adapter", default=None)
     ap.add_argument("--categories", default="non_live")
     ap.add_argument("--limit", type=int, default=None, help="first N items per category (default: all)")
-    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument(
+        "--batch-size", type=int, default=32, help="prompts per batch (32 decoded fastest here: --levers)"
+    )
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument(
         "--dtype",
@@ -51,9 +54,18 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only count the prompt tokens of the set (what the prefill costs); no generation",
     )
+    ap.add_argument(
+        "--levers",
+        type=int,
+        default=0,
+        help="time the hf backend's speed levers one by one on the first N items of each category (no scoring)",
+    )
+    ap.add_argument("--repeats", type=int, default=2, help="rounds of the --levers comparison (interleaved)")
     args = ap.parse_args(argv)
     if args.prompt_tokens:
         return count_prompt_tokens(args)
+    if args.levers:
+        return time_levers(args)
 
     import torch
 
@@ -205,6 +217,81 @@ def count_prompt_tokens(args: argparse.Namespace) -> int:
     print(f"{'total':<26}{items:>7}{total:>10}{result['mean_per_item']:>7}")
     print(f"shared system prefix: {shared} tokens per request = {100 * result['shared_share_of_prefill']:.0f}% "
           f"of the prompt tokens; wrote {out}")  # fmt: skip
+    return 0
+
+
+# Cumulative: each row adds one lever to the row above. The first row is the backend as it was before them.
+LEVERS = {
+    "baseline: left-padded batches of 16": dict(
+        batch_size=16, share_prefix=False, static_cache=False, cpu_attention=False, decode_segment=None
+    ),
+    "+ shared system-prompt prefix": dict(
+        batch_size=16, static_cache=False, cpu_attention=False, decode_segment=None
+    ),
+    "+ static KV cache, CPU decode attention": dict(batch_size=16, decode_segment=None),
+    "+ drop stopped rows every 32 tokens": dict(batch_size=16),
+    "+ batches of 32": dict(batch_size=32),
+}
+
+
+def time_levers(args: argparse.Namespace) -> int:
+    """Generation time of the same requests under each LEVERS row, interleaved over --repeats rounds, on one
+    model in one process: the ratios are what to read (this machine's absolute speed drifts)."""
+    import torch
+
+    from open_toolace.evaluate import load_bfcl, resolve_categories
+    from open_toolace.evaluate.bfcl import item_messages, prompt_functions
+    from open_toolace.generation.hf import HFGenerator
+    from open_toolace.models import load_model
+    from open_toolace.prompts import render_invocation
+
+    items = load_bfcl(resolve_categories(args.categories), args.levers)
+    reqs = [render_invocation(prompt_functions(it), item_messages(it)) for it in items]
+    model, tok = load_model(args.model, adapter=args.adapter, dtype=args.dtype)
+    seconds: dict[str, list[float]] = {name: [] for name in LEVERS}
+    outputs: dict[str, list[str]] = {}
+    for r in range(args.repeats):
+        for name, kw in LEVERS.items():
+            model.set_attn_implementation("sdpa")  # undo the previous row's switch
+            gen = HFGenerator(model_obj=model, tokenizer=tok, **kw)
+            t = time.perf_counter()
+            outs = gen.generate(reqs, max_new_tokens=args.max_new_tokens, progress=False)
+            seconds[name].append(time.perf_counter() - t)
+            outputs[name] = [o[0] for o in outs]
+            print(f"round {r + 1}: {name:<44}{seconds[name][-1]:8.1f} s", flush=True)
+    base = min(seconds[next(iter(LEVERS))])
+    first = outputs[next(iter(LEVERS))]
+    rows = {
+        name: {
+            "settings": LEVERS[name],
+            "seconds": [round(x, 1) for x in secs],
+            "best_seconds": round(min(secs), 1),
+            "speedup_vs_baseline": round(base / min(secs), 2),
+            # greedy in bf16 flips near-ties whenever the batch layout changes; in fp32 all are identical
+            "outputs_identical_to_baseline": sum(a == b for a, b in zip(first, outputs[name], strict=True)),
+            "new_tokens": gen.count_tokens(outputs[name]),
+        }
+        for name, secs in seconds.items()
+    }
+    result = {
+        "model": args.model,
+        "dtype": args.dtype,
+        "items": len(reqs),
+        "limit_per_category": args.levers,
+        "max_new_tokens": args.max_new_tokens,
+        "levers": rows,
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+        "command": "python bench/eval.py " + " ".join(sys.argv[1:]),
+    }
+    out = Path(args.json).with_name("eval_levers.json")
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\n{len(reqs)} BFCL requests ({args.categories}, first {args.levers} per category), {args.dtype}, "
+          f"max {args.max_new_tokens} new tokens; best of {args.repeats}")  # fmt: skip
+    print(f"{'':<46}{'seconds':>9}{'speed-up':>10}{'same out':>10}")
+    for name, row in rows.items():
+        print(f"{name:<46}{row['best_seconds']:>9.1f}{row['speedup_vs_baseline']:>9.2f}x"
+              f"{row['outputs_identical_to_baseline']:>10}")  # fmt: skip
+    print(f"wrote {out}")
     return 0
 
 

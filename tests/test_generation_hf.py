@@ -145,3 +145,117 @@ def test_peft_model_shared_cache_matches_plain(model_tok):
     ).generate(REQS, **kw)
     assert shared == plain
     assert shared != make(model_tok, batch_size=3).generate(REQS, **kw)  # the adapter is really applied
+
+
+# A system prompt long enough that every request shares > MIN_SHARED_PREFIX tokens.
+SYSTEM = {"role": "system", "content": "You call tools. " * 12}
+SHARED_REQS = [[SYSTEM, *r] for r in REQS]
+
+
+def test_shared_prefix_len():
+    from open_toolace.generation.kv_cache import shared_prefix_len
+
+    assert shared_prefix_len([[1, 2, 3, 4], [1, 2, 3, 5], [1, 2, 9]], minimum=1) == 2
+    assert shared_prefix_len([[1, 2, 3], [1, 2, 3]], minimum=1) == 2  # each keeps one token of its own
+    assert shared_prefix_len([[1, 2, 3], [1, 2, 3]], minimum=3) == 0
+    assert shared_prefix_len([[7, 1], [8, 1]], minimum=0) == 0
+
+
+def test_cpu_decode_attention_matches_sdpa():
+    from types import SimpleNamespace
+
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    from open_toolace.generation.cpu_attention import cpu_decode_attention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(shape, generator=g) for shape in [(3, 6, 1, 8), (3, 2, 10, 8), (3, 2, 10, 8)])
+    mask = torch.ones(3, 1, 1, 10, dtype=torch.bool)
+    mask[1, ..., :4] = False  # a left-padded row
+    mask[2, ..., 3:6] = False  # padding between a shared prefix and the row's own tokens
+    module = SimpleNamespace(num_key_value_groups=3, is_causal=True)
+    for m in (mask, None):
+        ours, _ = cpu_decode_attention(module, q, k, v, m, scaling=0.3)
+        ref, _ = sdpa_attention_forward(module, q, k, v, m, scaling=0.3)
+        assert ours.shape == ref.shape == (3, 1, 6, 8)
+        torch.testing.assert_close(ours, ref, rtol=1e-5, atol=1e-5)
+    masked = cpu_decode_attention(module, q, k, v, mask, scaling=0.3)[0]
+    assert not torch.allclose(masked, cpu_decode_attention(module, q, k, v, None, scaling=0.3)[0])
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n):
+    """The fast path (shared prefix, chunked prefill, static cache, CPU decode attention) changes no output."""
+    import copy
+
+    from open_toolace.generation.kv_cache import shared_prefix_len
+    from open_toolace.prompts import apply_chat_template
+
+    model, tok = model_tok
+    ids = [tok(apply_chat_template(tok, r), add_special_tokens=False)["input_ids"] for r in SHARED_REQS]
+    assert shared_prefix_len(ids) > 16  # the prefix path really runs
+    kw = dict(n=n, temperature=1.0, top_k=1, max_new_tokens=8, progress=False)
+    fast_gen = HFGenerator(
+        model_obj=copy.deepcopy(model), tokenizer=tok, batch_size=4, prefill_rows=2, stop_at_call_end=False
+    )
+    assert fast_gen.static_cache and fast_gen.share_prefix
+    assert fast_gen.model.config._attn_implementation == "sdpa_cpu"
+    plain_model = copy.deepcopy(model)
+    plain_model.set_attn_implementation("sdpa")  # earlier generators switched the shared fixture model
+    plain_gen = HFGenerator(
+        model_obj=plain_model,
+        tokenizer=tok,
+        batch_size=4,
+        share_prefix=False,
+        static_cache=False,
+        cpu_attention=False,
+        stop_at_call_end=False,
+    )
+    assert plain_gen.model.config._attn_implementation == "sdpa"
+    fast, plain = fast_gen.generate(SHARED_REQS, **kw), plain_gen.generate(SHARED_REQS, **kw)
+    assert fast == plain
+    assert len({o[0] for o in fast}) > 2
+
+
+def test_sliding_window_models_keep_the_plain_cache():
+    from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+    from open_toolace.generation.kv_cache import full_attention_only
+
+    _, tok = load_model("tiny-random")
+    cfg = Gemma3TextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                           num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=8,
+                           layer_types=["sliding_attention", "full_attention"])  # fmt: skip
+    model = Gemma3ForCausalLM(cfg).eval()
+    assert not full_attention_only(cfg)
+    gen = HFGenerator(model_obj=model, tokenizer=tok, stop_at_call_end=False)
+    assert not gen.static_cache and not gen.share_prefix
+    out = gen.generate(SHARED_REQS[:2], max_new_tokens=4, progress=False)
+    assert [len(o) for o in out] == [1, 1]
+
+
+def test_segmented_decode_drops_stopped_rows_without_changing_outputs(model_tok, monkeypatch):
+    import copy
+
+    import open_toolace.generation.kv_cache as kv_cache
+
+    model, tok = model_tok
+    plain_model = copy.deepcopy(model)
+    plain_model.set_attn_implementation("sdpa")
+    plain = HFGenerator(model_obj=plain_model, tokenizer=tok, batch_size=8, decode_segment=None, share_prefix=False,
+                        static_cache=False, cpu_attention=False, stop_at_call_end=False)  # fmt: skip
+    kw = dict(max_new_tokens=12, progress=False)
+    full = plain.generate(SHARED_REQS, **kw)
+    text = full[0][0]
+    stop = [text[4:6]]  # ends row 0 after a few tokens; most others run to the cap
+    selected = []
+    real = kv_cache.select_rows
+    monkeypatch.setattr(
+        kv_cache, "select_rows", lambda c, keep, cfg: selected.append(len(keep)) or real(c, keep, cfg)
+    )
+    for static in (True, False):
+        fast = HFGenerator(model_obj=copy.deepcopy(model), tokenizer=tok, batch_size=8, decode_segment=3,
+                           static_cache=static, stop_at_call_end=False)  # fmt: skip
+        assert fast.generate(SHARED_REQS, stop=stop, **kw) == plain.generate(SHARED_REQS, stop=stop, **kw)
+        assert fast.generate(SHARED_REQS, **kw) == full
+    assert selected and min(selected) < len(SHARED_REQS)  # stopped rows really left the batch

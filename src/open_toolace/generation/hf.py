@@ -2,12 +2,16 @@
 per query, so throughput matters more than latency).
 
 What makes it fast compared with one `generate` call per prompt and sample:
-- prompts are sorted by length and batched (`batch_size` prompts, at most `max_batch_tokens` rows x length),
-  left-padded so every row's last prompt token lines up with the first new token;
-- the prompt is run through the model once per prompt, then its KV cache is repeated `n` times
-  (`num_return_sequences` would re-run the prompt `n` times; the prompt is most of the FLOPs here);
+- prompts are sorted by length and batched (`batch_size` prompts, at most `max_batch_tokens` rows x length);
+- the tokens every prompt of a call starts with (the shared system prompt) run once, and their KV cache is
+  copied into each row: rows are laid out [shared prefix][padding][own tokens], with positions counting real
+  tokens only; with no shared prefix that is plain left padding;
+- each prompt is prefilled once, then its KV cache is repeated `n` times (`num_return_sequences` would re-run
+  the prompt `n` times; the prompt is most of the FLOPs here);
+- on CPU: prefill `prefill_rows` rows at a time, decode into a preallocated (static) KV cache, and run
+  one-token attention as two matmuls (`cpu_attention.py`); bench/eval.py --levers measures each;
 - rows stop at EOS, at a stop string, or right after the `]` closing a leading call list
-  (`stop_at_call_end`), and a batch ends when all its rows have stopped.
+  (`stop_at_call_end`); decoding runs in segments of `decode_segment` tokens and drops the rows that stopped.
 
 Reproducible: each batch is seeded from `seed` and its index under a forked RNG, so the same requests with the
 same seed and settings give the same completions (the caller's global RNG is left alone).
@@ -21,7 +25,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from open_toolace.generation import Message, call_list_end, trim_completion
+from open_toolace.generation import Message, call_list_end, kv_cache, trim_completion
+from open_toolace.generation.cpu_attention import use_cpu_decode_attention
 from open_toolace.prompts import apply_chat_template
 
 
@@ -83,12 +88,23 @@ class HFGenerator:
         max_batch_tokens: int | None = 32768,
         stop_at_call_end: bool = True,
         share_prompt_cache: bool = True,
+        share_prefix: bool = True,
+        static_cache: bool | None = None,
+        prefill_rows: int | None = 8,
+        decode_segment: int | None = 32,
+        cpu_attention: bool = True,
         model_obj: Any = None,
         tokenizer: Any = None,
         threads: int | None = None,
     ):
         """`model`: a spec for `models.load_model`, or pass an already loaded `model_obj` + `tokenizer`.
 
+        `share_prefix`: run the tokens all requests of a call start with (a shared system prompt) once, not once
+        per row. `static_cache`: a preallocated KV cache (default: on CPU). `prefill_rows`: with the static cache, prompts are
+        prefilled this many rows at a time and decoded all together. `decode_segment`: decode this many tokens at a time and drop the rows that stopped in between
+        (None: one generate() call). `cpu_attention`: decode steps on CPU use
+        `cpu_attention.cpu_decode_attention` (switches an sdpa model, process-wide). The first two need a model whose layers all
+        use full attention (not Gemma-3's sliding windows); otherwise they are off.
         `threads`: set torch's intra-op threads (process-wide). On a busy shared CPU, 1 thread was 3-8x faster
         than 2 (threads spin at every op's barrier while the other one is descheduled).
         """
@@ -107,6 +123,14 @@ class HFGenerator:
         self.model, self.tokenizer = model_obj, tokenizer
         self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
         self.stop_at_call_end, self.share_prompt_cache = stop_at_call_end, share_prompt_cache
+        full = kv_cache.full_attention_only(self.model.config)
+        on_cpu = next(self.model.parameters()).device.type == "cpu"
+        # On GPU, generate() would torch.compile a static cache's forward anew for every batch shape.
+        self.static_cache = full and (on_cpu if static_cache is None else static_cache)
+        self.share_prefix = full and share_prefix
+        self.prefill_rows, self.decode_segment = prefill_rows, decode_segment
+        if cpu_attention:
+            use_cpu_decode_attention(self.model)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
@@ -131,48 +155,90 @@ class HFGenerator:
             **kw,
         )
 
-    def _run_batch(self, ids: list[list[int]], n: int, gen_config, stop: list[str] | None) -> list[list[str]]:
+    def _run_batch(
+        self,
+        ids: list[list[int]],
+        n: int,
+        gen_config,
+        stop: list[str] | None,
+        prefix: kv_cache.PrefixKV | None = None,
+    ) -> list[list[str]]:
+        import torch
+
+        device = next(self.model.parameters()).device
+        p = prefix[0][0].shape[2] if prefix else 0
+        tail = max(len(x) for x in ids) - p
+        pad = self.tokenizer.pad_token_id
+        # [shared prefix][padding][the row's own tokens]: with no shared prefix this is plain left padding, so
+        # every row's last prompt token lines up with the first new token.
+        input_ids = torch.tensor([x[:p] + [pad] * (tail + p - len(x)) + x[p:] for x in ids], device=device)
+        mask = torch.tensor(
+            [[1] * p + [0] * (tail + p - len(x)) + [1] * (len(x) - p) for x in ids], device=device
+        )
+        width = p + tail
+        share = n > 1 and self.share_prompt_cache
+        if n > 1 and not share:
+            input_ids, mask = input_ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
+        rows = self.prefill_rows if self.static_cache else None  # the GPU path prefills all rows at once
+        cache = kv_cache.prefill(self.model, input_ids, mask, prefix, rows)
+        if share:
+            # The prompt ran once per prompt; its cache is repeated n times (num_return_sequences would run it n times).
+            input_ids, mask = input_ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
+            if cache is not None:
+                cache.batch_repeat_interleave(n)
+        if cache is not None and self.static_cache:
+            cache = kv_cache.to_static(cache, self.model.config, width + gen_config.max_new_tokens)
+        texts = self._decode(input_ids, mask, cache, width, gen_config, stop)
+        texts = [trim_completion(t, stop, self.stop_at_call_end) for t in texts]
+        return [texts[i * n : (i + 1) * n] for i in range(len(ids))]
+
+    def _decode(self, input_ids, mask, cache, width: int, gen_config, stop: list[str] | None) -> list[str]:
+        """generate() in segments of `decode_segment` tokens; rows that stopped are dropped between segments
+        (generate() itself keeps computing a finished row until the whole batch has stopped)."""
+        import copy
+
         import torch
         from transformers import StoppingCriteriaList
 
-        device = next(self.model.parameters()).device
-        width = max(len(x) for x in ids)
-        pad = self.tokenizer.pad_token_id
-        input_ids = torch.tensor([[pad] * (width - len(x)) + x for x in ids], device=device)
-        mask = torch.tensor([[0] * (width - len(x)) + [1] * len(x) for x in ids], device=device)
-        kwargs: dict[str, Any] = {}
-        if n > 1 and self.share_prompt_cache and width > 1:
-            # Run all but the last prompt token once, then repeat the cache n times; generate() feeds the
-            # uncached last token itself and continues from there.
-            # Positions count real tokens only (as generate() does for left padding); the model's default
-            # arange would shift every padded row.
-            pos = (mask[:, :-1].cumsum(-1) - 1).clamp(min=0)
+        eos = gen_config.eos_token_id
+        eos = torch.tensor(eos if isinstance(eos, list) else [eos], device=input_ids.device)
+        rows = list(range(input_ids.shape[0]))  # original row of each current row
+        texts: list[str] = [""] * len(rows)
+        left = gen_config.max_new_tokens
+        while rows:
+            seg = min(left, self.decode_segment or left)
+            cfg = copy.deepcopy(gen_config)
+            cfg.max_new_tokens, cfg.return_dict_in_generate = seg, True  # the result carries the cache
+            criterion = StopOnText(self.tokenizer, width, stop, self.stop_at_call_end)
             with torch.no_grad():
-                out = self.model(
-                    input_ids=input_ids[:, :-1],
-                    attention_mask=mask[:, :-1],
-                    position_ids=pos,
-                    use_cache=True,
-                    logits_to_keep=1,  # only the cache is needed; full-vocab logits per position are costly
+                res = self.model.generate(
+                    input_ids=input_ids,
+                    attention_mask=mask,
+                    generation_config=cfg,
+                    stopping_criteria=StoppingCriteriaList([criterion]),
+                    **({"past_key_values": cache} if cache is not None else {}),
                 )
-            cache = out.past_key_values
-            cache.batch_repeat_interleave(n)
-            kwargs["past_key_values"] = cache
-        if n > 1:
-            input_ids = input_ids.repeat_interleave(n, dim=0)
-            mask = mask.repeat_interleave(n, dim=0)
-        criterion = StopOnText(self.tokenizer, width, stop, self.stop_at_call_end)
-        with torch.no_grad():
-            out_ids = self.model.generate(
-                input_ids=input_ids,
-                attention_mask=mask,
-                generation_config=gen_config,
-                stopping_criteria=StoppingCriteriaList([criterion]),
-                **kwargs,
-            )
-        texts = self.tokenizer.batch_decode(out_ids[:, width:], skip_special_tokens=True)
-        texts = [trim_completion(t, stop, self.stop_at_call_end) for t in texts]
-        return [texts[i * n : (i + 1) * n] for i in range(len(ids))]
+            out, cache = res.sequences, res.past_key_values
+            left -= out.shape[1] - input_ids.shape[1]
+            new = out[:, input_ids.shape[1] :]
+            stopped = torch.isin(new, eos).any(-1)
+            if criterion.done is not None:
+                stopped |= criterion.done
+            if left <= 0 or bool(stopped.all()) or new.shape[1] < seg:
+                stopped[:] = True
+            decoded = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+            for r in stopped.nonzero().flatten().tolist():
+                texts[rows[r]] = decoded[r]
+            keep = (~stopped).nonzero().flatten()
+            if len(keep) == 0:
+                break
+            rows = [rows[r] for r in keep.tolist()]
+            # Continue from the full sequences: the cache holds all but the last new token, fed next time.
+            input_ids = out[keep]
+            mask = torch.cat([mask, mask.new_ones(mask.shape[0], new.shape[1])], dim=1)[keep]
+            if len(keep) < len(stopped):
+                cache = kv_cache.select_rows(cache, keep, self.model.config)
+        return texts
 
     def generate(
         self,
@@ -202,6 +268,8 @@ class HFGenerator:
         batches = plan_batches(
             [len(x) for x in ids], n_run, max_new_tokens, self.batch_size, self.max_batch_tokens
         )
+        p = kv_cache.shared_prefix_len(ids) if self.share_prefix else 0
+        prefix = kv_cache.prefix_kv(self.model, ids[0][:p]) if p else None
         results: list[list[str] | None] = [None] * len(requests)
         dev = next(self.model.parameters()).device
         devices = [dev] if dev.type == "cuda" else []
@@ -209,7 +277,7 @@ class HFGenerator:
         for b, batch in enumerate(batches):
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed((seed * 1_000_003 + b) % (2**63))
-                outs = self._run_batch([ids[i] for i in batch], n_run, gen_config, stop)
+                outs = self._run_batch([ids[i] for i in batch], n_run, gen_config, stop, prefix)
             for i, o in zip(batch, outs, strict=True):
                 results[i] = o * n if greedy else o
             bar.update(len(batch))

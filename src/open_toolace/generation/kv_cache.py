@@ -1,0 +1,124 @@
+"""KV-cache plumbing of the `hf` backend: prefill a batch (sharing the prefix all its prompts start with), move
+the cache into a preallocated `StaticCache`, and keep only some rows. Built on transformers' public cache API
+(`DynamicCache`/`StaticCache`, `update`, `batch_select_indices`); `generate()` continues from these caches.
+
+Row layout of a batch: [shared prefix][padding][the row's own tokens], attention mask 0 on the padding, and
+positions that count real tokens only (what `generate()` derives from the mask), so the padding between the
+prefix and a row's tokens shifts nothing. With no shared prefix that is plain left padding.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MIN_SHARED_PREFIX = 16  # tokens; below this a separate prefix forward costs more than it saves
+
+PrefixKV = list[tuple[Any, Any]]  # per layer: keys, values of one row, (1, kv_heads, prefix_len, head_dim)
+
+
+def shared_prefix_len(ids: list[list[int]], minimum: int = MIN_SHARED_PREFIX) -> int:
+    """Tokens every sequence starts with, leaving each at least one of its own (generate() feeds the last prompt
+    token itself); 0 when that is under `minimum`."""
+    p = min(len(x) for x in ids) - 1
+    first = ids[0]
+    for x in ids[1:]:
+        k = 0
+        while k < p and x[k] == first[k]:
+            k += 1
+        p = k
+    return p if p >= minimum else 0
+
+
+def full_attention_only(config: Any) -> bool:
+    """Whether every layer's cache is a plain full-attention K/V cache (no sliding window, no recurrent state):
+    what prefix sharing and the static cache need."""
+    from transformers import StaticCache
+
+    try:
+        layers = StaticCache(config=config, max_cache_len=1).layers
+    except Exception:  # a model family whose caches StaticCache does not know
+        return False
+    return all(getattr(layer, "is_sliding", True) is False for layer in layers)
+
+
+def prefix_kv(model: Any, prefix: list[int]) -> PrefixKV:
+    """Keys and values of `prefix` (one row), per layer."""
+    import torch
+
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([prefix], device=device), use_cache=True, logits_to_keep=1)
+    return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+
+
+def _prefill_rows(model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None) -> Any:
+    import torch
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=model.config)
+    start = 0
+    if prefix:
+        n = input_ids.shape[0]
+        for i, (k, v) in enumerate(prefix):
+            cache.update(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous(), i)
+        start = prefix[0][0].shape[2]
+    if input_ids.shape[1] - 1 > start:
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+        with torch.no_grad():
+            model(
+                input_ids=input_ids[:, start:-1],
+                attention_mask=mask[:, :-1],
+                position_ids=pos[:, start:-1],
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,  # only the cache is needed; full-vocab logits per position are costly
+            )
+    return cache
+
+
+def prefill(model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None, rows: int | None = None) -> Any:
+    """The KV cache of every column but the last (generate() feeds that one itself), or None when that is empty:
+    `prefix` (the first `len` columns, shared by all rows) copied into each row, then forwards over the rest,
+    `rows` rows at a time (None: all at once)."""
+    import torch
+    from transformers import DynamicCache
+
+    step = rows or input_ids.shape[0]
+    parts = [
+        _prefill_rows(model, input_ids[r : r + step], mask[r : r + step], prefix)
+        for r in range(0, input_ids.shape[0], step)
+    ]
+    if not parts[0].get_seq_length():
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    cache = DynamicCache(config=model.config)
+    for i in range(len(parts[0].layers)):
+        keys = torch.cat([c.layers[i].keys for c in parts])
+        cache.update(keys, torch.cat([c.layers[i].values for c in parts]), i)
+    return cache
+
+
+def to_static(cache: Any, config: Any, max_cache_len: int) -> Any:
+    """The same keys/values in a preallocated cache written in place. Why: a dynamic cache concatenates every
+    layer's whole K/V at every new token, which cost more than the attention itself on CPU."""
+    from transformers import StaticCache
+
+    static = StaticCache(config=config, max_cache_len=max_cache_len)
+    for i, layer in enumerate(cache.layers):
+        static.update(layer.keys, layer.values, i)
+    return static
+
+
+def select_rows(cache: Any, keep: Any, config: Any) -> Any:
+    """The cache of the rows `keep` (a 1-D index tensor) only."""
+    from transformers import StaticCache
+
+    if not isinstance(cache, StaticCache):
+        cache.batch_select_indices(keep)
+        return cache
+    used = int(cache.get_seq_length())
+    out = StaticCache(config=config, max_cache_len=cache.layers[0].max_cache_len)
+    for i, layer in enumerate(cache.layers):
+        out.update(layer.keys[keep, :, :used], layer.values[keep, :, :used], i)
+    return out
