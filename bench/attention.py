@@ -13,7 +13,6 @@ Prints a table and writes bench/results/attention.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,7 @@ import torch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from open_toolace.generation.cpu_attention import cpu_decode_attention
+from open_toolace.io import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "attention.json"
 
@@ -72,8 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         "results": rows,
         "command": "python bench/attention.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_json(args.json, result)
     print(
         f"decode attention, {args.rows} rows x {args.cached} cached tokens, {heads}/{kv_heads} heads x {dim}"
     )

@@ -242,6 +242,7 @@ def time_levers(args: argparse.Namespace) -> int:
     from open_toolace.evaluate import load_bfcl, resolve_categories
     from open_toolace.evaluate.bfcl import item_messages, prompt_functions
     from open_toolace.generation.hf import HFGenerator
+    from open_toolace.io import atomic_write_json
     from open_toolace.models import load_model
     from open_toolace.prompts import render_invocation
 
@@ -283,8 +284,7 @@ def time_levers(args: argparse.Namespace) -> int:
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "command": "python bench/eval.py " + " ".join(sys.argv[1:]),
     }
-    out = Path(args.json).with_name("eval_levers.json")
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = atomic_write_json(Path(args.json).with_name("eval_levers.json"), result)
     print(f"\n{len(reqs)} BFCL requests ({args.categories}, first {args.levers} per category), {args.dtype}, "
           f"max {args.max_new_tokens} new tokens; best of {args.repeats}")  # fmt: skip
     print(f"{'':<46}{'seconds':>9}{'speed-up':>10}{'same out':>10}")
