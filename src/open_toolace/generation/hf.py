@@ -99,12 +99,13 @@ class HFGenerator:
     ):
         """`model`: a spec for `models.load_model`, or pass an already loaded `model_obj` + `tokenizer`.
 
-        `share_prefix`: run the tokens all requests of a call start with (a shared system prompt) once, not once
-        per row. `static_cache`: a preallocated KV cache (default: on CPU). `prefill_rows`: with the static cache, prompts are
-        prefilled this many rows at a time and decoded all together. `decode_segment`: decode this many tokens at a time and drop the rows that stopped in between
-        (None: one generate() call). `cpu_attention`: decode steps on CPU use
-        `cpu_attention.cpu_decode_attention` (switches an sdpa model, process-wide). The first two need a model whose layers all
-        use full attention (not Gemma-3's sliding windows); otherwise they are off.
+        `share_prefix`: run the tokens all requests of a call start with (a shared system prompt) once, not
+        once per row. `static_cache`: a preallocated KV cache (default: on CPU). Both need a model whose layers
+        all use full attention (not Gemma-3's sliding windows); otherwise they are off. `prefill_rows`: with
+        the static cache, prompts are prefilled this many rows at a time and decoded all together.
+        `decode_segment`: decode this many tokens at a time and drop the rows that stopped in between (None:
+        one generate() call). `cpu_attention`: decode steps on CPU use `cpu_attention.cpu_decode_attention`
+        (switches an sdpa model, process-wide).
         `threads`: set torch's intra-op threads (process-wide). On a busy shared CPU, 1 thread was 3-8x faster
         than 2 (threads spin at every op's barrier while the other one is descheduled).
         """
@@ -226,9 +227,11 @@ class HFGenerator:
                 stopped |= criterion.done
             if left <= 0 or bool(stopped.all()) or new.shape[1] < seg:
                 stopped[:] = True
-            decoded = self.tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
-            for r in stopped.nonzero().flatten().tolist():
-                texts[rows[r]] = decoded[r]
+            done = stopped.nonzero().flatten().tolist()  # decode only these: the others go on
+            if done:
+                decoded = self.tokenizer.batch_decode(out[done, width:], skip_special_tokens=True)
+                for r, text in zip(done, decoded, strict=True):
+                    texts[rows[r]] = text
             keep = (~stopped).nonzero().flatten()
             if len(keep) == 0:
                 break
