@@ -183,8 +183,8 @@ def test_cpu_decode_attention_matches_sdpa():
     assert not torch.allclose(masked, cpu_decode_attention(module, q, k, v, None, scaling=0.3)[0])
 
 
-@pytest.mark.parametrize("n", [1, 2])
-def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n):
+@pytest.mark.parametrize("n,chunk", [(1, None), (2, None), (1, 3)])
+def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n, chunk):
     """The fast path (shared prefix, chunked prefill, static cache, CPU decode attention) changes no output."""
     import copy
 
@@ -196,7 +196,16 @@ def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n):
     assert shared_prefix_len(ids) > 16  # the prefix path really runs
     kw = dict(n=n, temperature=1.0, top_k=1, max_new_tokens=8, progress=False)
     fast_gen = HFGenerator(
-        model_obj=copy.deepcopy(model), tokenizer=tok, batch_size=4, prefill_rows=2, stop_at_call_end=False
+        model_obj=copy.deepcopy(model),
+        tokenizer=tok,
+        batch_size=4,
+        prefill_rows=2,
+        prefill_chunk=chunk,  # 3: several column chunks per prompt
+        stop_at_call_end=False,
+    )
+    widths = []  # tokens per forward: the prefix once, then prefill chunks, then 1 per decode step
+    fast_gen.model.register_forward_pre_hook(
+        lambda m, a, kw: widths.append(kw["input_ids"].shape[1]), with_kwargs=True
     )
     assert fast_gen.static_cache and fast_gen.share_prefix
     assert fast_gen.model.config._attn_implementation == "sdpa_cpu"
@@ -215,6 +224,8 @@ def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n):
     fast, plain = fast_gen.generate(SHARED_REQS, **kw), plain_gen.generate(SHARED_REQS, **kw)
     assert fast == plain
     assert len({o[0] for o in fast}) > 2
+    rest = sorted(widths)[:-1]  # all but the prefix's forward
+    assert max(rest) <= 3 if chunk else max(rest) > 3
 
 
 def test_sliding_window_models_keep_the_plain_cache():

@@ -8,7 +8,7 @@ What makes it fast compared with one `generate` call per prompt and sample:
   tokens only; with no shared prefix that is plain left padding;
 - each prompt is prefilled once, then its KV cache is repeated `n` times (`num_return_sequences` would re-run
   the prompt `n` times; the prompt is most of the FLOPs here);
-- on CPU: prefill `prefill_rows` rows at a time, decode into a preallocated (static) KV cache, and run
+- on CPU: prefill `prefill_rows` rows and `prefill_chunk` tokens at a time, decode into a preallocated (static) KV cache, and run
   one-token attention as two matmuls (`cpu_attention.py`); bench/eval.py --levers measures each;
 - rows stop at EOS, at a stop string, or right after the `]` closing a leading call list
   (`stop_at_call_end`); decoding runs in segments of `decode_segment` tokens and drops the rows that stopped.
@@ -91,6 +91,7 @@ class HFGenerator:
         share_prefix: bool = True,
         static_cache: bool | None = None,
         prefill_rows: int | None = 8,
+        prefill_chunk: int | None = 256,
         decode_segment: int | None = 32,
         cpu_attention: bool = True,
         model_obj: Any = None,
@@ -102,7 +103,8 @@ class HFGenerator:
         `share_prefix`: run the tokens all requests of a call start with (a shared system prompt) once, not
         once per row. `static_cache`: a preallocated KV cache (default: on CPU). Both need a model whose layers
         all use full attention (not Gemma-3's sliding windows); otherwise they are off. `prefill_rows`: with
-        the static cache, prompts are prefilled this many rows at a time and decoded all together.
+        the static cache, prompts are prefilled this many rows at a time and decoded all together, and
+        `prefill_chunk` tokens at a time (each chunk attends only to the keys before its end).
         `decode_segment`: decode this many tokens at a time and drop the rows that stopped in between (None:
         one generate() call). `cpu_attention`: decode steps on CPU use `cpu_attention.cpu_decode_attention`
         (switches an sdpa model, process-wide).
@@ -130,6 +132,7 @@ class HFGenerator:
         self.static_cache = full and (on_cpu if static_cache is None else static_cache)
         self.share_prefix = full and share_prefix
         self.prefill_rows, self.decode_segment = prefill_rows, decode_segment
+        self.prefill_chunk = prefill_chunk
         if cpu_attention:
             use_cpu_decode_attention(self.model)
         if self.tokenizer.pad_token_id is None:
@@ -181,7 +184,8 @@ class HFGenerator:
         if n > 1 and not share:
             input_ids, mask = input_ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
         rows = self.prefill_rows if self.static_cache else None  # the GPU path prefills all rows at once
-        cache = kv_cache.prefill(self.model, input_ids, mask, prefix, rows)
+        chunk = self.prefill_chunk if self.static_cache else None
+        cache = kv_cache.prefill(self.model, input_ids, mask, prefix, rows, chunk)
         if share:
             # The prompt ran once per prompt; its cache is repeated n times (num_return_sequences would run it n times).
             input_ids, mask = input_ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)

@@ -51,7 +51,7 @@ def prefix_kv(model: Any, prefix: list[int]) -> PrefixKV:
     return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
 
 
-def _prefill_rows(model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None) -> Any:
+def _prefill_rows(model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None, chunk: int | None) -> Any:
     import torch
     from transformers import DynamicCache
 
@@ -62,13 +62,18 @@ def _prefill_rows(model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None
         for i, (k, v) in enumerate(prefix):
             cache.update(k.expand(n, -1, -1, -1).contiguous(), v.expand(n, -1, -1, -1).contiguous(), i)
         start = prefix[0][0].shape[2]
-    if input_ids.shape[1] - 1 > start:
-        pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    end = input_ids.shape[1] - 1
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    # In column chunks: each chunk's queries attend only to the keys up to its own end, so the attention
+    # skips most of the causal upper triangle (CPU SDPA with a padding mask computes every block).
+    step = chunk or max(end - start, 1)
+    for s in range(start, end, step):
+        e = min(s + step, end)
         with torch.no_grad():
             model(
-                input_ids=input_ids[:, start:-1],
-                attention_mask=mask[:, :-1],
-                position_ids=pos[:, start:-1],
+                input_ids=input_ids[:, s:e],
+                attention_mask=mask[:, :e],
+                position_ids=pos[:, s:e],
                 past_key_values=cache,
                 use_cache=True,
                 logits_to_keep=1,  # only the cache is needed; full-vocab logits per position are costly
@@ -76,16 +81,23 @@ def _prefill_rows(model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None
     return cache
 
 
-def prefill(model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None, rows: int | None = None) -> Any:
+def prefill(
+    model: Any,
+    input_ids: Any,
+    mask: Any,
+    prefix: PrefixKV | None,
+    rows: int | None = None,
+    chunk: int | None = None,
+) -> Any:
     """The KV cache of every column but the last (generate() feeds that one itself), or None when that is empty:
     `prefix` (the first `len` columns, shared by all rows) copied into each row, then forwards over the rest,
-    `rows` rows at a time (None: all at once)."""
+    `rows` rows and `chunk` columns at a time (None: all at once)."""
     import torch
     from transformers import DynamicCache
 
     step = rows or input_ids.shape[0]
     parts = [
-        _prefill_rows(model, input_ids[r : r + step], mask[r : r + step], prefix)
+        _prefill_rows(model, input_ids[r : r + step], mask[r : r + step], prefix, chunk)
         for r in range(0, input_ids.shape[0], step)
     ]
     if not parts[0].get_seq_length():
