@@ -228,9 +228,10 @@ LEVERS = {
     "+ shared system-prompt prefix": dict(
         batch_size=16, static_cache=False, cpu_attention=False, decode_segment=None
     ),
-    "+ static KV cache, CPU decode attention": dict(batch_size=16, decode_segment=None),
-    "+ drop stopped rows every 32 tokens": dict(batch_size=16),
-    "+ batches of 32": dict(batch_size=32),
+    "+ static KV cache, CPU decode attention": dict(batch_size=16, decode_segment=None, prefill_chunk=None),
+    "+ drop stopped rows every 32 tokens": dict(batch_size=16, prefill_chunk=None),
+    "+ batches of 32": dict(batch_size=32, prefill_chunk=None),
+    "+ prefill in chunks of 256 tokens": dict(batch_size=32),
 }
 
 
