@@ -8,8 +8,9 @@ What makes it fast compared with one `generate` call per prompt and sample:
   tokens only; with no shared prefix that is plain left padding;
 - each prompt is prefilled once, then its KV cache is repeated `n` times (`num_return_sequences` would re-run
   the prompt `n` times; the prompt is most of the FLOPs here);
-- on CPU: prefill `prefill_rows` rows and `prefill_chunk` tokens at a time, decode into a preallocated (static) KV cache, and run
-  one-token attention as two matmuls (`cpu_attention.py`); bench/eval.py --levers measures each;
+- on CPU: prefill `prefill_rows` rows and `prefill_chunk` tokens at a time, decode into a preallocated
+  (static) KV cache, and run one-token attention as two matmuls (`cpu_attention.py`); bench/eval.py --levers
+  measures each;
 - rows stop at EOS, at a stop string, or right after the `]` closing a leading call list
   (`stop_at_call_end`); decoding runs in segments of `decode_segment` tokens and drops the rows that stopped.
 
@@ -183,8 +184,8 @@ class HFGenerator:
         share = n > 1 and self.share_prompt_cache
         if n > 1 and not share:
             input_ids, mask = input_ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
-        rows = self.prefill_rows if self.static_cache else None  # the GPU path prefills all rows at once
-        chunk = self.prefill_chunk if self.static_cache else None
+        # The GPU path prefills all rows and columns at once.
+        rows, chunk = (self.prefill_rows, self.prefill_chunk) if self.static_cache else (None, None)
         cache = kv_cache.prefill(self.model, input_ids, mask, prefix, rows, chunk)
         if share:
             # The prompt ran once per prompt; its cache is repeated n times (num_return_sequences would run it n times).
