@@ -10,7 +10,7 @@ What makes it fast compared with one `generate` call per prompt and sample:
   the prompt `n` times; the prompt is most of the FLOPs here);
 - on CPU: prefill `prefill_rows` rows and `prefill_chunk` tokens at a time, decode into a preallocated
   (static) KV cache, and run one-token attention as two matmuls (`cpu_attention.py`); bench/eval.py --levers
-  measures each;
+  measures each; glibc's malloc keeps freed memory (`malloc.py`);
 - rows stop at EOS, at a stop string, or right after the `]` closing a leading call list
   (`stop_at_call_end`); decoding runs in segments of `decode_segment` tokens and drops the rows that stopped.
 
@@ -28,6 +28,7 @@ from typing import Any
 
 from open_toolace.generation import Message, call_list_end, kv_cache, trim_completion
 from open_toolace.generation.cpu_attention import use_cpu_decode_attention
+from open_toolace.generation.malloc import keep_freed_memory
 from open_toolace.prompts import apply_chat_template
 
 
@@ -95,6 +96,7 @@ class HFGenerator:
         prefill_chunk: int | None = 256,
         decode_segment: int | None = 32,
         cpu_attention: bool = True,
+        tune_malloc: bool = True,
         model_obj: Any = None,
         tokenizer: Any = None,
         threads: int | None = None,
@@ -108,7 +110,8 @@ class HFGenerator:
         `prefill_chunk` tokens at a time (each chunk attends only to the keys before its end).
         `decode_segment`: decode this many tokens at a time and drop the rows that stopped in between (None:
         one generate() call). `cpu_attention`: decode steps on CPU use `cpu_attention.cpu_decode_attention`
-        (switches an sdpa model, process-wide).
+        (switches an sdpa model, process-wide). `tune_malloc`: on CPU, keep freed memory in the process
+        (`malloc.keep_freed_memory`, process-wide) rather than fault it in again at every step.
         `threads`: set torch's intra-op threads (process-wide). On a busy shared CPU, 1 thread was 3-8x faster
         than 2 (threads spin at every op's barrier while the other one is descheduled).
         """
@@ -136,6 +139,8 @@ class HFGenerator:
         self.prefill_chunk = prefill_chunk
         if cpu_attention:
             use_cpu_decode_attention(self.model)
+        if tune_malloc and on_cpu:
+            keep_freed_memory()
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
