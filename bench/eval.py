@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--categories", default="non_live")
     ap.add_argument("--limit", type=int, default=None, help="first N items per category (default: all)")
     ap.add_argument(
-        "--batch-size", type=int, default=32, help="prompts per batch (32 decoded fastest here: --levers)"
+        "--batch-size", type=int, default=128, help="prompts per batch and per save (see --levers)"
     )
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument(
@@ -87,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         args.limit,
         args.out,
         max_new_tokens=args.max_new_tokens,
+        save_every=args.batch_size,  # one generate call per batch
         fresh=True,
         progress=True,
         meta={"model": args.model, "adapter": args.adapter, "backend": "hf", "dtype": args.dtype},

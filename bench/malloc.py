@@ -98,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     for m in MODES:
         n = len(runs[m])
         mean = {k: sum(x[k] for x in runs[m]) / n for k in ("user_s", "sys_s", "page_faults")}
-        print(f"{m:<20}{best[m]:>9.1f}{mean['user_s']:>9.1f}{mean['sys_s']:>9.1f}{mean['page_faults']:>13.0f}")
+        print(
+            f"{m:<20}{best[m]:>9.1f}{mean['user_s']:>9.1f}{mean['sys_s']:>9.1f}{mean['page_faults']:>13.0f}"
+        )
     print(f"speed-up of keep_freed_memory: {result['speedup']:.2f}x; wrote {out}")
     return 0
 

@@ -183,8 +183,8 @@ def test_cpu_decode_attention_matches_sdpa():
     assert not torch.allclose(masked, cpu_decode_attention(module, q, k, v, None, scaling=0.3)[0])
 
 
-@pytest.mark.parametrize("n,chunk", [(1, None), (2, None), (1, 3)])
-def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n, chunk):
+@pytest.mark.parametrize("n,chunk,share", [(1, None, True), (2, None, True), (1, 3, True), (1, None, False)])
+def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n, chunk, share):
     """The fast path (shared prefix, chunked prefill, static cache, CPU decode attention) changes no output."""
     import copy
 
@@ -201,13 +201,14 @@ def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n, chunk):
         batch_size=4,
         prefill_rows=2,
         prefill_chunk=chunk,  # 3: several column chunks per prompt
+        share_prefix=share,  # False: plain left padding
         stop_at_call_end=False,
     )
     widths = []  # tokens per forward: the prefix once, then prefill chunks, then 1 per decode step
     fast_gen.model.register_forward_pre_hook(
         lambda m, a, kw: widths.append(kw["input_ids"].shape[1]), with_kwargs=True
     )
-    assert fast_gen.static_cache and fast_gen.share_prefix
+    assert fast_gen.static_cache and fast_gen.share_prefix == share
     assert fast_gen.model.config._attn_implementation == "sdpa_cpu"
     plain_model = copy.deepcopy(model)
     plain_model.set_attn_implementation("sdpa")  # earlier generators switched the shared fixture model
@@ -224,8 +225,12 @@ def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n, chunk):
     fast, plain = fast_gen.generate(SHARED_REQS, **kw), plain_gen.generate(SHARED_REQS, **kw)
     assert fast == plain
     assert len({o[0] for o in fast}) > 2
-    rest = sorted(widths)[:-1]  # all but the prefix's forward
+    rest = sorted(widths)[:-1] if share else widths  # all but the prefix's forward
     assert max(rest) <= 3 if chunk else max(rest) > 3
+    if not chunk:
+        # batch [14, 9, 5, 3] ("tell me" x k) + [1]: the pair (5, 3) starts at its own first token, so its
+        # forward is narrower than the (14, 9) pair's (without skipping: 2 prefill widths in all)
+        assert len(set(rest) - {1}) == 3
 
 
 def test_sliding_window_models_keep_the_plain_cache():

@@ -31,6 +31,8 @@ from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.io import Manifest, atomic_write_json, write_jsonl
 
 RESULTS = "results.jsonl"
+# hf backend on CPU: batches of 128 prompts decoded fastest (bigger matmuls per step; bench/eval.py --levers)
+HF_EVAL_BATCH = 128
 # settings that change what the model generates: a run dir's outputs are reused only if these agree
 GENERATION_KEYS = ("model", "adapter", "backend", "dtype", "max_new_tokens")
 
@@ -58,10 +60,14 @@ class EvalConfig:
     )
     batch_size: int | None = field(
         default=None,
-        metadata={"help": "hf: prompts per batch; openai: concurrent requests; None: backend default"},
+        metadata={
+            "help": f"hf: prompts per batch (None: {HF_EVAL_BATCH}); openai: concurrent requests "
+            "(None: the backend's default)"
+        },
     )
     save_every: int = field(
-        default=64, metadata={"help": "items per generate call; results are saved after each"}
+        default=HF_EVAL_BATCH,
+        metadata={"help": "items per generate call (a multiple of batch_size); results are saved after each"},
     )
     max_new_tokens: int = field(default=256, metadata={"help": "generation budget per answer (greedy)"})
     seed: int = field(default=0, metadata={"help": "generation seed"})
@@ -171,7 +177,7 @@ def evaluate_items(
     out_dir: str | Path,
     *,
     bfcl_groups: bool = True,
-    save_every: int = 64,
+    save_every: int = HF_EVAL_BATCH,
     max_new_tokens: int = 256,
     seed: int = 0,
     progress: bool = True,
@@ -319,8 +325,9 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
         # hf batches prompts; an OpenAI-compatible server batches what arrives, so send that many at once;
         # vLLM schedules the whole request list itself
         key = {"hf": "batch_size", "openai": "concurrency"}.get(cfg.backend)
-        if cfg.batch_size is not None and key:
-            kw.setdefault(key, cfg.batch_size)
+        batch = cfg.batch_size if cfg.batch_size is not None or cfg.backend != "hf" else HF_EVAL_BATCH
+        if batch is not None and key:
+            kw.setdefault(key, batch)
         generator = make_generator(cfg.backend, cfg.model, adapter=cfg.adapter, **kw)
     common = {
         "save_every": cfg.save_every,

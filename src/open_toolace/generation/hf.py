@@ -87,7 +87,7 @@ class HFGenerator:
         dtype: str = "auto",
         device: str = "auto",
         batch_size: int = 8,
-        max_batch_tokens: int | None = 32768,
+        max_batch_tokens: int | None = 163840,
         stop_at_call_end: bool = True,
         share_prompt_cache: bool = True,
         share_prefix: bool = True,

@@ -51,7 +51,11 @@ def prefix_kv(model: Any, prefix: list[int]) -> PrefixKV:
     return [(layer.keys, layer.values) for layer in out.past_key_values.layers]
 
 
-def _prefill_rows(model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None, chunk: int | None) -> Any:
+def _prefill_rows(
+    model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None, chunk: int | None
+) -> tuple[Any, int]:
+    """The cache of these rows, and how many padding columns after the prefix it leaves out (the columns
+    before the first own token of any of these rows: padding in all of them, so nothing to compute)."""
     import torch
     from transformers import DynamicCache
 
@@ -64,21 +68,36 @@ def _prefill_rows(model: Any, input_ids: Any, mask: Any, prefix: PrefixKV | None
         start = prefix[0][0].shape[2]
     end = input_ids.shape[1] - 1
     pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    own = mask[:, start:end].any(0).nonzero()
+    first = start + int(own[0]) if len(own) else end
+    # The cache holds columns [0, start) and [first, end); the mask the model sees must match it.
+    kv_mask = torch.cat([mask[:, :start], mask[:, first:]], dim=1)
+    skip = first - start
     # In column chunks: each chunk's queries attend only to the keys up to its own end, so the attention
     # skips most of the causal upper triangle (CPU SDPA with a padding mask computes every block).
-    step = chunk or max(end - start, 1)
-    for s in range(start, end, step):
+    step = chunk or max(end - first, 1)
+    for s in range(first, end, step):
         e = min(s + step, end)
         with torch.no_grad():
             model(
                 input_ids=input_ids[:, s:e],
-                attention_mask=mask[:, :e],
+                attention_mask=kv_mask[:, : e - skip],
                 position_ids=pos[:, s:e],
                 past_key_values=cache,
                 use_cache=True,
                 logits_to_keep=1,  # only the cache is needed; full-vocab logits per position are costly
             )
-    return cache
+    return cache, skip
+
+
+def _with_skipped(t: Any, rows: int, start: int, skip: int, like: Any) -> Any:
+    """`t` (rows, heads, columns, dim) with `skip` zero columns put back at `start` (masked: never read)."""
+    import torch
+
+    if not skip:
+        return t
+    zeros = like.new_zeros(rows, like.shape[1], skip, like.shape[3])
+    return zeros if t is None else torch.cat([t[:, :, :start], zeros, t[:, :, start:]], dim=2)
 
 
 def prefill(
@@ -91,8 +110,8 @@ def prefill(
 ) -> Any:
     """The KV cache of every column but the last (generate() feeds that one itself), or None when that is empty:
     `prefix` (the first `len` columns, shared by all rows) copied into each row, then forwards over the rest,
-    `rows` rows and `chunk` columns at a time (None: all at once)."""
-    import torch
+    `rows` rows and `chunk` columns at a time (None: all at once). A group of rows starts at its first own
+    token: the padding columns before it get zeros in the cache (masked out)."""
     from transformers import DynamicCache
 
     step = rows or input_ids.shape[0]
@@ -100,15 +119,28 @@ def prefill(
         _prefill_rows(model, input_ids[r : r + step], mask[r : r + step], prefix, chunk)
         for r in range(0, input_ids.shape[0], step)
     ]
-    if not parts[0].get_seq_length():
+    if len(parts) == 1 and not parts[0][1]:
+        return parts[0][0] if parts[0][0].get_seq_length() else None
+    filled = [c for c, _ in parts if c.get_seq_length()]
+    if not filled:
         return None
-    if len(parts) == 1:
-        return parts[0]
+    start = prefix[0][0].shape[2] if prefix else 0
     cache = DynamicCache(config=model.config)
-    for i in range(len(parts[0].layers)):
-        keys = torch.cat([c.layers[i].keys for c in parts])
-        cache.update(keys, torch.cat([c.layers[i].values for c in parts]), i)
+    for i, ref in enumerate(filled[0].layers):
+        keys, values = [], []
+        for r, (c, skip) in zip(range(0, input_ids.shape[0], step), parts, strict=True):
+            n = min(step, input_ids.shape[0] - r)
+            layer = c.layers[i] if c.get_seq_length() else None
+            keys.append(_with_skipped(getattr(layer, "keys", None), n, start, skip, ref.keys))
+            values.append(_with_skipped(getattr(layer, "values", None), n, start, skip, ref.values))
+        cache.update(_cat(keys), _cat(values), i)
     return cache
+
+
+def _cat(parts: list[Any]) -> Any:
+    import torch
+
+    return parts[0] if len(parts) == 1 else torch.cat(parts)
 
 
 def to_static(cache: Any, config: Any, max_cache_len: int) -> Any:

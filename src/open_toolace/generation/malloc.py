@@ -47,8 +47,8 @@ def keep_freed_memory() -> bool:
     global _applied
     if _applied:
         return True
-    if os.environ.get("GLIBC_TUNABLES", "").find("glibc.malloc") >= 0 or any(
-        k.startswith("MALLOC_") and k.endswith("_") for k in os.environ
+    if "glibc.malloc" in os.environ.get("GLIBC_TUNABLES", "") or any(
+        k.startswith("MALLOC_") for k in os.environ
     ):
         return False  # the user chose their own malloc settings
     libc = _glibc()
