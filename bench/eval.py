@@ -10,6 +10,7 @@ speed-up is a ratio measured on one machine at one time. Target: the full set in
     .venv/bin/python bench/eval.py --limit 3 --naive 4      # a quick check that it works
     .venv/bin/python bench/eval.py --prompt-tokens          # prompt tokens of the set, no generation
     .venv/bin/python bench/eval.py --levers 10 --dtype bfloat16 --max-new-tokens 128   # each speed lever, side by side
+    .venv/bin/python bench/eval.py --batch-sizes 32,64,128 --dtype bfloat16 --max-new-tokens 128  # batch sizes
     .venv/bin/python bench/eval.py --categories non_live,live --model embedded:gemma3-270m
 
 Prints a table and writes bench/results/eval.json (the run directory goes to --out).
@@ -60,11 +61,17 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="time the hf backend's speed levers one by one on the first N items of each category (no scoring)",
     )
+    ap.add_argument(
+        "--batch-sizes",
+        default=None,
+        help="time these batch sizes (e.g. 32,64,128) on --window items from the middle of the length-sorted set",
+    )
+    ap.add_argument("--window", type=int, default=128, help="items of the --batch-sizes comparison")
     ap.add_argument("--repeats", type=int, default=2, help="rounds of the --levers comparison (interleaved)")
     args = ap.parse_args(argv)
     if args.prompt_tokens:
         return count_prompt_tokens(args)
-    if args.levers:
+    if args.levers or args.batch_sizes:
         return time_levers(args)
 
     import torch
@@ -248,13 +255,21 @@ def time_levers(args: argparse.Namespace) -> int:
     from open_toolace.models import load_model
     from open_toolace.prompts import render_invocation
 
-    items = load_bfcl(resolve_categories(args.categories), args.levers)
+    levers = LEVERS
+    items = load_bfcl(resolve_categories(args.categories), args.levers or None)
     reqs = [render_invocation(prompt_functions(it), item_messages(it)) for it in items]
+    if args.batch_sizes:
+        levers = {f"batches of {b}": dict(batch_size=int(b)) for b in args.batch_sizes.split(",")}
+        # A run of neighbours in the length-sorted set (the runner's sort key): what one of the evaluation's
+        # sorted chunks gives the backend. A sample spread over the set would mostly time padding.
+        reqs.sort(key=lambda r: -len(json.dumps(r)))
+        mid = max(0, (len(reqs) - args.window) // 2)
+        reqs = reqs[mid : mid + args.window]
     model, tok = load_model(args.model, adapter=args.adapter, dtype=args.dtype)
-    seconds: dict[str, list[float]] = {name: [] for name in LEVERS}
+    seconds: dict[str, list[float]] = {name: [] for name in levers}
     outputs: dict[str, list[str]] = {}
     for r in range(args.repeats):
-        for name, kw in LEVERS.items():
+        for name, kw in levers.items() if r % 2 == 0 else list(levers.items())[::-1]:
             model.set_attn_implementation("sdpa")  # undo the previous row's switch
             gen = HFGenerator(model_obj=model, tokenizer=tok, **kw)
             t = time.perf_counter()
@@ -262,11 +277,11 @@ def time_levers(args: argparse.Namespace) -> int:
             seconds[name].append(time.perf_counter() - t)
             outputs[name] = [o[0] for o in outs]
             print(f"round {r + 1}: {name:<44}{seconds[name][-1]:8.1f} s", flush=True)
-    base = min(seconds[next(iter(LEVERS))])
-    first = outputs[next(iter(LEVERS))]
+    base = min(seconds[next(iter(levers))])
+    first = outputs[next(iter(levers))]
     rows = {
         name: {
-            "settings": LEVERS[name],
+            "settings": levers[name],
             "seconds": [round(x, 1) for x in secs],
             "best_seconds": round(min(secs), 1),
             "speedup_vs_baseline": round(base / min(secs), 2),
@@ -280,14 +295,18 @@ def time_levers(args: argparse.Namespace) -> int:
         "model": args.model,
         "dtype": args.dtype,
         "items": len(reqs),
-        "limit_per_category": args.levers,
+        "limit_per_category": args.levers or None,
+        "window": args.window if args.batch_sizes else None,
         "max_new_tokens": args.max_new_tokens,
         "levers": rows,
         "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
         "command": "python bench/eval.py " + " ".join(sys.argv[1:]),
     }
-    out = atomic_write_json(Path(args.json).with_name("eval_levers.json"), result)
-    print(f"\n{len(reqs)} BFCL requests ({args.categories}, first {args.levers} per category), {args.dtype}, "
+    name = "eval_batch_sizes.json" if args.batch_sizes else "eval_levers.json"
+    out = atomic_write_json(Path(args.json).with_name(name), result)
+    which = f"{len(reqs)} from the middle of the length-sorted set" if args.batch_sizes else (
+        f"first {args.levers} per category")  # fmt: skip
+    print(f"\n{len(reqs)} BFCL requests ({args.categories}, {which}), {args.dtype}, "
           f"max {args.max_new_tokens} new tokens; best of {args.repeats}")  # fmt: skip
     print(f"{'':<46}{'seconds':>9}{'speed-up':>10}{'same out':>10}")
     for name, row in rows.items():

@@ -275,3 +275,27 @@ def test_segmented_decode_drops_stopped_rows_without_changing_outputs(model_tok,
         assert fast.generate(SHARED_REQS, stop=stop, **kw) == plain.generate(SHARED_REQS, stop=stop, **kw)
         assert fast.generate(SHARED_REQS, **kw) == full
     assert selected and min(selected) < len(SHARED_REQS)  # stopped rows really left the batch
+
+
+def test_select_rows_compacts_a_static_cache_in_place():
+    from transformers import StaticCache
+
+    from open_toolace.generation import kv_cache
+    from open_toolace.models import load_model
+
+    model, _ = load_model("tiny-random")
+    cache = StaticCache(config=model.config, max_cache_len=7)
+    layers = len(cache.layers)
+    keys = [torch.randn(5, 2, 4, 8) for _ in range(layers)]
+    for i, k in enumerate(keys):
+        cache.update(k, -k, i)
+    before = [(layer.keys.clone(), layer.keys.data_ptr()) for layer in cache.layers]
+    out = kv_cache.select_rows(cache, torch.tensor([1, 3, 4]), model.config)
+    for layer, (full, ptr) in zip(out.layers, before, strict=True):
+        assert layer.keys.shape[0] == layer.values.shape[0] == 3
+        torch.testing.assert_close(layer.keys, full[[1, 3, 4]])
+        torch.testing.assert_close(layer.values, -full[[1, 3, 4]])
+        assert layer.keys.data_ptr() == ptr  # no new allocation
+    assert int(out.get_seq_length()) == 4
+    with pytest.raises(ValueError, match="sorted"):
+        kv_cache.select_rows(out, torch.tensor([2, 0]), model.config)

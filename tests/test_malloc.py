@@ -34,11 +34,12 @@ def test_applies_three_settings_once(fresh):
     assert malloc.keep_freed_memory() is True
     assert dict(fresh.calls) == {
         malloc.M_MMAP_THRESHOLD: 32 * 2**20,
+        malloc.M_MMAP_MAX: 0,
         malloc.M_TRIM_THRESHOLD: 2**30,
         malloc.M_TOP_PAD: 64 * 2**20,
     }
     assert malloc.keep_freed_memory() is True
-    assert len(fresh.calls) == 3  # not applied again
+    assert len(fresh.calls) == 4  # not applied again
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,14 @@
 """glibc malloc settings for CPU generation: keep freed memory in the process instead of handing it back.
 
 Why: torch's CPU tensors come straight from `malloc`. glibc serves big blocks with `mmap` and trims the heap
-top on `free`, so every decode step's temporaries (logits, attention scores, the prefill's activations) come
-back as fresh pages that the kernel must fault in and zero again. On the 2-core machine this project is
-developed on, that was 6% of the CPU time of a BFCL evaluation in the kernel (3.3M page faults for 64 items);
-with these settings it took 8x fewer faults (`python bench/eval.py --malloc-ab 22`: alternating processes).
+top on `free`, so every batch's KV cache and every step's big temporaries come back as fresh pages that the
+kernel must fault in and zero again. At batches of 128 that was ~1M page faults per batch and ~15% of the
+CPU time in the kernel on the 2-core machine this project is developed on. With these settings, freed blocks
+stay in the heap and the next batch reuses them (`python bench/malloc.py`: alternating processes).
 
 The settings are process-wide and one-way (glibc has no call to restore its dynamic thresholds), like
-`torch.set_num_threads`. They cost at most `TRIM_THRESHOLD` of memory kept but unused. Nothing happens
-off glibc (macOS, musl) or when the environment already sets malloc tunables.
+`torch.set_num_threads`. The cost: the process keeps its peak heap instead of returning it to the OS.
+Nothing happens off glibc (macOS, musl) or when the environment already sets malloc tunables.
 
     from open_toolace.generation.malloc import keep_freed_memory
     keep_freed_memory()   # True when applied
@@ -22,9 +22,10 @@ import os
 import platform
 
 # mallopt parameter numbers from glibc's <malloc.h>
-M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD = -1, -2, -3
+M_TRIM_THRESHOLD, M_TOP_PAD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -2, -3, -4
 
 MMAP_THRESHOLD = 32 * 2**20  # glibc's largest: blocks up to this come from the heap and are reused
+MMAP_MAX = 0  # and no block at all from mmap: a KV cache tensor at batches of 128 is over 32 MB
 TRIM_THRESHOLD = 2**30  # free heap top kept before glibc returns it to the OS
 TOP_PAD = 64 * 2**20  # extra heap grown per brk, so growth is rare
 
@@ -58,6 +59,7 @@ def keep_freed_memory() -> bool:
         libc.mallopt(param, value) == 1
         for param, value in (
             (M_MMAP_THRESHOLD, MMAP_THRESHOLD),
+            (M_MMAP_MAX, MMAP_MAX),
             (M_TRIM_THRESHOLD, TRIM_THRESHOLD),
             (M_TOP_PAD, TOP_PAD),
         )
