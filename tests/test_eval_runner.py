@@ -317,3 +317,26 @@ def test_tiny_random_model_end_to_end(tmp_path, capsys):
     assert scores["timing"]["generated_items"] == 10
     rows = load_results(tmp_path / "results.jsonl")
     assert len(rows) == 10 and all(isinstance(r["output"], str) for r in rows.values())
+
+
+@pytest.mark.parametrize(
+    "backend,batch_size,expected",
+    [("hf", None, {"batch_size": 128}), ("hf", 16, {"batch_size": 16}), ("openai", None, {}),
+     ("openai", 4, {"concurrency": 4}), ("vllm", 8, {})],
+)  # fmt: skip
+def test_run_eval_batch_size_per_backend(tmp_path, monkeypatch, backend, batch_size, expected):
+    """hf batches 128 prompts unless told otherwise; openai only gets a concurrency when one is asked for."""
+    import open_toolace.generation as generation
+
+    items = load_bfcl(["simple_python"], 1)
+    seen = {}
+
+    def fake_make_generator(name, model, adapter=None, **kw):
+        seen.update(kw)
+        return oracle(items)
+
+    monkeypatch.setattr(generation, "make_generator", fake_make_generator)
+    cfg = EvalConfig(model="m", backend=backend, categories="simple_python", limit=1, out=str(tmp_path),
+                     batch_size=batch_size, progress=False)  # fmt: skip
+    assert run_eval(cfg)["categories"]["simple_python"]["accuracy"] == 1.0
+    assert seen == expected

@@ -31,7 +31,7 @@ from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.io import Manifest, atomic_write_json, write_jsonl
 
 RESULTS = "results.jsonl"
-# hf backend on CPU: batches of 128 prompts decoded fastest (bigger matmuls per step; bench/eval.py --levers)
+# hf backend: batches of 128 prompts (bigger matmuls per decode step; `bench/eval.py --batch-sizes`)
 HF_EVAL_BATCH = 128
 # settings that change what the model generates: a run dir's outputs are reused only if these agree
 GENERATION_KEYS = ("model", "adapter", "backend", "dtype", "max_new_tokens")
