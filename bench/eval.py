@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--categories", default="non_live")
     ap.add_argument("--limit", type=int, default=None, help="first N items per category (default: all)")
     ap.add_argument(
-        "--batch-size", type=int, default=128, help="prompts per batch and per save (see --levers)"
+        "--batch-size", type=int, default=128, help="prompts per batch and per save (see --batch-sizes)"
     )
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument(

@@ -266,9 +266,7 @@ def test_segmented_decode_drops_stopped_rows_without_changing_outputs(model_tok,
     stop = [text[4:6]]  # ends row 0 after a few tokens; most others run to the cap
     selected = []
     real = kv_cache.select_rows
-    monkeypatch.setattr(
-        kv_cache, "select_rows", lambda c, keep, cfg: selected.append(len(keep)) or real(c, keep, cfg)
-    )
+    monkeypatch.setattr(kv_cache, "select_rows", lambda c, keep: selected.append(len(keep)) or real(c, keep))
     for static in (True, False):
         fast = HFGenerator(model_obj=copy.deepcopy(model), tokenizer=tok, batch_size=8, decode_segment=3,
                            static_cache=static, stop_at_call_end=False)  # fmt: skip
@@ -290,7 +288,7 @@ def test_select_rows_compacts_a_static_cache_in_place():
     for i, k in enumerate(keys):
         cache.update(k, -k, i)
     before = [(layer.keys.clone(), layer.keys.data_ptr()) for layer in cache.layers]
-    out = kv_cache.select_rows(cache, torch.tensor([1, 3, 4]), model.config)
+    out = kv_cache.select_rows(cache, torch.tensor([1, 3, 4]))
     for layer, (full, ptr) in zip(out.layers, before, strict=True):
         assert layer.keys.shape[0] == layer.values.shape[0] == 3
         torch.testing.assert_close(layer.keys, full[[1, 3, 4]])
@@ -298,4 +296,4 @@ def test_select_rows_compacts_a_static_cache_in_place():
         assert layer.keys.data_ptr() == ptr  # no new allocation
     assert int(out.get_seq_length()) == 4
     with pytest.raises(ValueError, match="sorted"):
-        kv_cache.select_rows(out, torch.tensor([2, 0]), model.config)
+        kv_cache.select_rows(out, torch.tensor([2, 0]))

@@ -325,7 +325,7 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
         # hf batches prompts; an OpenAI-compatible server batches what arrives, so send that many at once;
         # vLLM schedules the whole request list itself
         key = {"hf": "batch_size", "openai": "concurrency"}.get(cfg.backend)
-        batch = cfg.batch_size if cfg.batch_size is not None or cfg.backend != "hf" else HF_EVAL_BATCH
+        batch = cfg.batch_size if cfg.batch_size is not None else {"hf": HF_EVAL_BATCH}.get(cfg.backend)
         if batch is not None and key:
             kw.setdefault(key, batch)
         generator = make_generator(cfg.backend, cfg.model, adapter=cfg.adapter, **kw)

@@ -250,7 +250,7 @@ class HFGenerator:
             input_ids = out[keep]
             mask = torch.cat([mask, mask.new_ones(mask.shape[0], new.shape[1])], dim=1)[keep]
             if len(keep) < len(stopped):
-                cache = kv_cache.select_rows(cache, keep, self.model.config)
+                cache = kv_cache.select_rows(cache, keep)
         return texts
 
     def generate(

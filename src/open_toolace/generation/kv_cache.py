@@ -154,7 +154,7 @@ def to_static(cache: Any, config: Any, max_cache_len: int) -> Any:
     return static
 
 
-def select_rows(cache: Any, keep: Any, config: Any) -> Any:
+def select_rows(cache: Any, keep: Any) -> Any:
     """The cache of the rows `keep` (a sorted 1-D index tensor) only.
 
     A static cache is compacted in place: kept rows move to the front of its tensors, which are then viewed
