@@ -53,7 +53,9 @@ def cpu_decode_attention(
     q = query.reshape(b, kv, h // kv, d)
     scores = torch.matmul(q, key.transpose(-1, -2)).float() * (d**-0.5 if scaling is None else scaling)
     if attention_mask is not None:
-        scores = scores.masked_fill(~attention_mask, float("-inf"))
+        # where() rather than masked_fill(~mask): the broadcast masked_fill took 0.8 ms of a 2.6 ms
+        # scores-and-softmax step at batch 128 x 556 cached tokens, where() 0.6 ms (one-off microbenchmark)
+        scores = torch.where(attention_mask, scores, float("-inf"))
     probs = scores.softmax(-1).to(value.dtype)
     out = torch.matmul(probs, value)  # (b, kv, h // kv, d)
     return out.reshape(b, h, 1, d).transpose(1, 2).contiguous(), None
