@@ -158,6 +158,7 @@ def main(argv: list[str] | None = None) -> int:
             "python": platform.python_version(),
         },
         "command": "python bench/eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": time.strftime("%Y-%m-%d"),
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
