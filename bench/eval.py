@@ -19,7 +19,6 @@ Prints a table and writes bench/results/eval.json (the run directory goes to --o
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -77,9 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from open_toolace.evaluate import evaluate_bfcl, load_bfcl, resolve_categories
-    from open_toolace.evaluate.bfcl import item_messages, prompt_functions
+    from open_toolace.evaluate.bfcl import invocation_request
     from open_toolace.generation import make_generator
-    from open_toolace.prompts import render_invocation
+    from open_toolace.io import atomic_write_json
 
     cats = resolve_categories(args.categories)
     t = time.perf_counter()
@@ -110,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         # the first items of the first category: prompts of similar length, as the evaluation's
         # length-sorted chunks give the backend (a mix of lengths would mostly measure padding)
         subset = load_bfcl(cats[:1], args.naive)
-        reqs = [render_invocation(prompt_functions(it), item_messages(it)) for it in subset]
+        reqs = [invocation_request(it) for it in subset]
         kw = {"n": 1, "temperature": 0.0, "max_new_tokens": args.max_new_tokens, "progress": False}
         t = time.perf_counter()
         batched_out = gen.generate(reqs, **kw)
@@ -160,8 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python bench/eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": time.strftime("%Y-%m-%d"),
     }
-    Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
+    atomic_write_json(args.json, result)
 
     print(f"\nBFCL eval bench: {args.model} on {', '.join(cats)} ({n} items, limit {args.limit})")
     print(f"{'':<34}{'value':>12}")
@@ -190,20 +188,17 @@ def count_prompt_tokens(args: argparse.Namespace) -> int:
     """Prompt tokens per category, and the share every request repeats: the invocation system prompt
     before its function list. Writes bench/results/eval_prompt_tokens.json."""
     from open_toolace.evaluate import load_bfcl, resolve_categories
-    from open_toolace.evaluate.bfcl import item_messages, prompt_functions
+    from open_toolace.evaluate.bfcl import invocation_request
+    from open_toolace.io import atomic_write_json
     from open_toolace.models import load_model
-    from open_toolace.prompts import PROMPTS, apply_chat_template, render_invocation
+    from open_toolace.prompts import PROMPTS, apply_chat_template
 
     _, tok = load_model(args.model)
     shared = len(tok(PROMPTS["invocation"]["system"].split("{functions}")[0]).input_ids)
     rows = {}
     for cat in resolve_categories(args.categories):
         n = [
-            len(
-                tok(
-                    apply_chat_template(tok, render_invocation(prompt_functions(it), item_messages(it)))
-                ).input_ids
-            )
+            len(tok(apply_chat_template(tok, invocation_request(it))).input_ids)
             for it in load_bfcl([cat], args.limit)
         ]
         rows[cat] = {"items": len(n), "prompt_tokens": sum(n), "mean": round(sum(n) / len(n)), "max": max(n)}
@@ -218,8 +213,7 @@ def count_prompt_tokens(args: argparse.Namespace) -> int:
         "shared_share_of_prefill": round(shared * items / total, 3),
         "command": "python bench/eval.py --prompt-tokens " + f"--categories {args.categories}",
     }
-    out = Path(args.json).with_name("eval_prompt_tokens.json")
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    out = atomic_write_json(Path(args.json).with_name("eval_prompt_tokens.json"), result)
     print(f"{'category':<26}{'items':>7}{'tokens':>10}{'mean':>7}{'max':>7}")
     for cat, r in rows.items():
         print(f"{cat:<26}{r['items']:>7}{r['prompt_tokens']:>10}{r['mean']:>7}{r['max']:>7}")
@@ -250,20 +244,20 @@ def time_levers(args: argparse.Namespace) -> int:
     import torch
 
     from open_toolace.evaluate import load_bfcl, resolve_categories
-    from open_toolace.evaluate.bfcl import item_messages, prompt_functions
+    from open_toolace.evaluate.bfcl import invocation_request
+    from open_toolace.evaluate.runner import longest_first
     from open_toolace.generation.hf import HFGenerator
     from open_toolace.io import atomic_write_json
     from open_toolace.models import load_model
-    from open_toolace.prompts import render_invocation
 
     levers = LEVERS
     items = load_bfcl(resolve_categories(args.categories), args.levers or None)
-    reqs = [render_invocation(prompt_functions(it), item_messages(it)) for it in items]
+    reqs = [invocation_request(it) for it in items]
     if args.batch_sizes:
         levers = {f"batches of {b}": dict(batch_size=int(b)) for b in args.batch_sizes.split(",")}
-        # A run of neighbours in the length-sorted set (the runner's sort key): what one of the evaluation's
-        # sorted chunks gives the backend. A sample spread over the set would mostly time padding.
-        reqs.sort(key=lambda r: -len(json.dumps(r)))
+        # A run of neighbours in the runner's length order: what one of the evaluation's sorted chunks gives
+        # the backend. A sample spread over the set would mostly time padding.
+        reqs = [reqs[i] for i in longest_first(reqs)]
         mid = max(0, (len(reqs) - args.window) // 2)
         reqs = reqs[mid : mid + args.window]
     model, tok = load_model(args.model, adapter=args.adapter, dtype=args.dtype)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import json
 import os
 import pstats
 import sys
@@ -32,6 +31,7 @@ OPS = {
     "mask, softmax, dtype casts": ["where", "masked_fill", "softmax", "'float'", "'to'"],
     "norms, rotary, activations": ["'mean'", "'pow'", "rsqrt", "silu", "'mul'", "__mul__", "__add__", "neg"],
 }
+OTHER = "everything else (python, small ops)"
 KERNELS = [name for name in OPS if "kernel" in name]
 # Stages: cumulative time of these functions (they do not nest in one another).
 STAGES = {
@@ -40,9 +40,6 @@ STAGES = {
     "decode (HFGenerator._decode)": ("hf.py", "_decode"),
 }
 STOP = ("hf.py", "__call__")  # StopOnText, inside decode
-
-
-OTHER = "everything else (python, small ops)"
 
 
 def group_times(stats: dict, total: float) -> tuple[dict[str, float], dict[str, float]]:
@@ -76,15 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from open_toolace.evaluate import load_bfcl, resolve_categories
-    from open_toolace.evaluate.bfcl import item_messages, prompt_functions
+    from open_toolace.evaluate.bfcl import invocation_request
+    from open_toolace.evaluate.runner import longest_first
     from open_toolace.generation.hf import HFGenerator
     from open_toolace.io import atomic_write_json
     from open_toolace.models import load_model
-    from open_toolace.prompts import render_invocation
 
     items = load_bfcl(resolve_categories(args.categories))
-    reqs = [render_invocation(prompt_functions(it), item_messages(it)) for it in items]
-    reqs.sort(key=lambda r: -len(json.dumps(r)))  # the evaluation runner's sort key
+    reqs = [invocation_request(it) for it in items]
+    reqs = [reqs[i] for i in longest_first(reqs)]  # the order the evaluation runner generates in
     mid = max(0, (len(reqs) - 2 * args.window) // 2)
     profiled, warm = reqs[mid : mid + args.window], reqs[mid + args.window : mid + 2 * args.window]
     model, tok = load_model(args.model, dtype=args.dtype)

@@ -18,7 +18,6 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 MODES = ("default", "keep_freed_memory")
 
@@ -27,12 +26,11 @@ def worker(args: argparse.Namespace) -> dict:
     import resource
 
     from open_toolace.evaluate import load_bfcl, resolve_categories
-    from open_toolace.evaluate.bfcl import item_messages, prompt_functions
+    from open_toolace.evaluate.bfcl import invocation_request
     from open_toolace.generation.hf import HFGenerator
-    from open_toolace.prompts import render_invocation
 
     items = load_bfcl(resolve_categories(args.categories))[:: args.stride]
-    reqs = [render_invocation(prompt_functions(it), item_messages(it)) for it in items]
+    reqs = [invocation_request(it) for it in items]
     gen = HFGenerator(
         args.model, dtype=args.dtype, batch_size=args.batch_size, tune_malloc=args.worker != "default"
     )
@@ -89,9 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         "speedup": round(best["default"] / best["keep_freed_memory"], 3),
         "command": "python bench/malloc.py " + " ".join(passed),
     }
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    from open_toolace.io import atomic_write_json
+
+    out = atomic_write_json(args.json, result)
     print(f"\n{result['items']} BFCL requests (every {args.stride}th), {args.dtype}, batches of "
           f"{args.batch_size}, max {args.max_new_tokens} new tokens; one process per run")  # fmt: skip
     print(f"{'malloc':<20}{'best s':>9}{'user s':>9}{'sys s':>9}{'page faults':>13}")

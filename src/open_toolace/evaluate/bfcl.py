@@ -165,6 +165,13 @@ def item_messages(item: dict[str, Any]) -> list[dict[str, str]]:
     return [{"role": m["role"], "content": m["content"]} for m in q]
 
 
+def invocation_request(item: dict[str, Any], prompts: Any = None) -> list[dict[str, str]]:
+    """The chat request the evaluator sends for `item`: the invocation prompt over its functions, then its turn."""
+    from open_toolace.prompts import render_invocation
+
+    return render_invocation(prompt_functions(item), item_messages(item), prompts=prompts)
+
+
 def prompt_functions(item: dict[str, Any], category: str | None = None) -> list[dict]:
     """The function docs the model is shown: BFCL's own language-hint pre-processing on a copy."""
     from bfcl_eval.utils import _func_doc_language_specific_pre_processing

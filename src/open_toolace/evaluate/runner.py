@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from open_toolace.evaluate.aggregate import compute_scores
-from open_toolace.evaluate.bfcl import item_messages, load_bfcl, prompt_functions, resolve_categories
+from open_toolace.evaluate.bfcl import invocation_request, load_bfcl, resolve_categories
 from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.io import Manifest, atomic_write_json, write_jsonl
 
@@ -121,6 +121,12 @@ def load_results(path: str | Path) -> dict[str, dict[str, Any]]:
     return rows
 
 
+def longest_first(requests: list[list[dict]]) -> list[int]:
+    """The order requests go to the backend: longest first (by rendered size), so a batch holds neighbours in
+    length and pads little; ties keep their order."""
+    return sorted(range(len(requests)), key=lambda i: -len(json.dumps(requests[i])))
+
+
 def score_row(item: dict[str, Any], output: str) -> dict[str, Any]:
     verdict = score_bfcl(output, item, item["category"])
     decoded = verdict.get("decoded")
@@ -131,12 +137,10 @@ def score_row(item: dict[str, Any], output: str) -> dict[str, Any]:
 
 def _requests(items: list[dict[str, Any]], prompts: Any) -> tuple[list[list[dict]], list[dict], list[dict]]:
     """Chat requests for the items whose prompt renders; the others become rejected rows."""
-    from open_toolace.prompts import render_invocation
-
     ok, requests, failed = [], [], []
     for item in items:
         try:
-            requests.append(render_invocation(prompt_functions(item), item_messages(item), prompts=prompts))
+            requests.append(invocation_request(item, prompts))
             ok.append(item)
         except Exception as e:  # a bad item must not stop the run; it is recorded as invalid
             failed.append(
@@ -201,7 +205,7 @@ def evaluate_items(
     done = load_results(results_path)
     pending = [it for it in items if it["id"] not in done]
     requests, gen_items, failed = _requests(pending, prompts)
-    order = sorted(range(len(requests)), key=lambda i: -len(json.dumps(requests[i])))
+    order = longest_first(requests)
     step = max(1, save_every)
 
     bar = None
