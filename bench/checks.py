@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     from jsonschema import Draft202012Validator
 
     import open_toolace.checks as checks
-    from open_toolace.tools import parse_tool, validate_tool
+    from open_toolace.checks import validate_tool
+    from open_toolace.formats.tools import parse_tool
 
     docs, items = load(args.categories.split(","))
     tools = [parse_tool(d) for d in docs]

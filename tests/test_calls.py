@@ -1,4 +1,4 @@
-"""open_toolace.calls: the accepted forms, render/parse round trips (hypothesis), canonical keys, BFCL form."""
+"""open_toolace.formats: the accepted forms, render/parse round trips (hypothesis), canonical keys, BFCL form."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import open_toolace.calls as calls_pkg
-from open_toolace.calls import (
-    REASONS,
+import open_toolace.formats as calls_pkg
+from open_toolace.formats import (
     CallParseError,
     ToolCall,
     calls_from_bfcl,
@@ -25,6 +24,7 @@ from open_toolace.calls import (
     render_calls,
     try_parse_calls,
 )
+from open_toolace.formats.values import REASONS
 
 F = ToolCall
 

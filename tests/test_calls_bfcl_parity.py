@@ -15,7 +15,7 @@ from importlib.resources import files
 
 import pytest
 
-from open_toolace.calls import ToolCall, calls_to_bfcl, is_pythonic_renderable, parse_calls, render_calls
+from open_toolace.formats import ToolCall, calls_to_bfcl, is_pythonic_renderable, parse_calls, render_calls
 
 bfcl_utils = pytest.importorskip("bfcl_eval.model_handler.utils")
 

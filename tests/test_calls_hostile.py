@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from open_toolace.calls import MAX_CHARS, REASONS, CallParseError, ToolCall, parse_calls, try_parse_calls
+from open_toolace.formats import MAX_CHARS, CallParseError, ToolCall, parse_calls, try_parse_calls
+from open_toolace.formats.values import REASONS
 
 F = ToolCall
 

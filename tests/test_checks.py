@@ -11,10 +11,10 @@ from collections import Counter
 
 import pytest
 
-from open_toolace.calls import ToolCall
 from open_toolace.checks import Reason, check_calls, check_tools, reason_counts
-from open_toolace.grounding import QueryIndex, ungrounded
-from open_toolace.tools import Tool, parse_tool
+from open_toolace.formats import ToolCall
+from open_toolace.formats.grounding import QueryIndex, ungrounded
+from open_toolace.formats.tools import Tool, parse_tool
 
 HOTEL = Tool(
     "book_hotel",

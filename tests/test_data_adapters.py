@@ -7,7 +7,6 @@ import warnings
 
 import pytest
 
-from open_toolace.calls import ToolCall
 from open_toolace.data import (
     detect_format,
     example_query,
@@ -20,6 +19,7 @@ from open_toolace.data import (
 from open_toolace.data.bfcl import calls_from_ground_truth, first_acceptable
 from open_toolace.data.instruct import _apibank_doc, apibank_calls, toolrl_calls
 from open_toolace.data.sources import iter_records
+from open_toolace.formats import ToolCall
 from open_toolace.io import DataFileError
 
 WEATHER = {

@@ -239,9 +239,9 @@ def test_bfcl_labels_pass_bfcl_own_checker():
     from bfcl_eval.constants.enums import Language
     from bfcl_eval.eval_checker.ast_eval.ast_checker import ast_checker
 
-    from open_toolace.calls import ToolCall, calls_to_bfcl
     from open_toolace.data import read_examples
     from open_toolace.data.bfcl import resolve_bfcl_path
+    from open_toolace.formats import ToolCall, calls_to_bfcl
 
     for cat in ("simple_python", "multiple", "parallel", "live_parallel_multiple"):
         functions = {}

@@ -12,11 +12,11 @@ from collections import Counter
 
 import pytest
 
-from open_toolace.calls import ToolCall
 from open_toolace.data import convert, detect_format, from_hf_row, read_examples, stats, to_hf_dataset
 from open_toolace.data.records import validate_example
 from open_toolace.data.sealtools import read_sealtools_tools
 from open_toolace.data.sources import iter_records
+from open_toolace.formats import ToolCall
 
 # file -> (format detected, records in the file per its README)
 FILES = {

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from open_toolace.calls import ToolCall, render_calls
 from open_toolace.evaluate import evaluate_bfcl, evaluate_dataset, item_from_example, load_bfcl, load_dataset
 from open_toolace.evaluate.bfcl import item_messages
 from open_toolace.evaluate.report import compare
 from open_toolace.evaluate.runner import EvalConfig, load_results, run_eval
+from open_toolace.formats import ToolCall, render_calls
 from open_toolace.generation.fake import FakeGenerator
 
 

@@ -124,13 +124,13 @@ def first_answer(possible: dict) -> dict:
 
 
 def answer_calls(it: dict) -> list:
-    from open_toolace.calls import ToolCall
+    from open_toolace.formats import ToolCall
 
     return [ToolCall(name, first_answer(params)) for gt in it["ground_truth"] for name, params in gt.items()]
 
 
 def _first_answer_output(it: dict) -> str:
-    from open_toolace.calls import render_calls
+    from open_toolace.formats import render_calls
 
     return render_calls(answer_calls(it))
 
@@ -172,7 +172,7 @@ def test_prose_is_invalid_for_ast_but_not_a_crash():
 )
 def test_sweep_generated_outputs_match_bfcl(category):
     """Correct answers rendered from the possible answers, and three mutations of each, on 12 items."""
-    from open_toolace.calls import ToolCall, render_calls
+    from open_toolace.formats import ToolCall, render_calls
 
     checked = 0
     for it in load_category(category, 12):

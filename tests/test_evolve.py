@@ -7,7 +7,7 @@ import json
 import pytest
 
 from open_toolace import evolve
-from open_toolace.calls import ToolCall
+from open_toolace.formats import ToolCall
 
 WEATHER = {
     "name": "get_weather",

@@ -36,11 +36,11 @@ def test_render_invocation_merges_existing_system_prompt_like_bfcl():
 
 
 def test_render_invocation_accepts_tool_objects():
-    class T:
-        def to_dict(self):
-            return TOOL
+    from open_toolace.formats import Tool
 
-    msgs = prompts.render_invocation([T(), T()], [{"role": "user", "content": "q"}])
+    msgs = prompts.render_invocation(
+        [Tool.from_dict(TOOL), Tool.from_dict(TOOL)], [{"role": "user", "content": "q"}]
+    )
     assert _tools_in(msgs[0]["content"]) == [TOOL, TOOL]
 
 

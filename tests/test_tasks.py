@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from open_toolace.calls import ToolCall, parse_calls, render_calls
 from open_toolace.data.records import make_example
+from open_toolace.formats import ToolCall, parse_calls, render_calls
+from open_toolace.formats.tools import Tool
 from open_toolace.tasks import (
     NO_CALL,
     TaskMixConfig,
@@ -20,7 +21,6 @@ from open_toolace.tasks import (
     identifier_name,
     task_counts,
 )
-from open_toolace.tools import Tool
 
 
 def tool(name: str, *params: str, desc: str | None = None) -> dict:

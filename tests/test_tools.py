@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from open_toolace.checks import check_calls, reason_counts
-from open_toolace.tools import (
+from open_toolace.checks import check_calls, reason_counts, validate_tool
+from open_toolace.formats.tools import (
     Tool,
     ToolFormatError,
     parse_tool,
@@ -20,7 +20,6 @@ from open_toolace.tools import (
     tool_to_bfcl,
     tool_to_openai,
     type_to_schema,
-    validate_tool,
 )
 
 BFCL_FACTORIAL = {

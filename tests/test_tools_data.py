@@ -12,16 +12,15 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from open_toolace.checks import reason_counts
-from open_toolace.tool_schema import strip_extensions
-from open_toolace.tools import (
+from open_toolace.checks import reason_counts, validate_tool
+from open_toolace.formats.schema import strip_extensions
+from open_toolace.formats.tools import (
     Tool,
     ToolFormatError,
     parse_tool,
     parse_tools,
     tool_to_bfcl,
     tool_to_openai,
-    validate_tool,
 )
 
 # ---------------------------------------------------------------- BFCL's own function docs

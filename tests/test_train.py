@@ -248,7 +248,7 @@ def test_continue_adapter_and_export_merged(samples_file, tmp_path):
     # Served with OpenAI `tools` (vLLM passes them to the chat template), the prompt is the training prompt.
     from transformers import AutoTokenizer
 
-    from open_toolace.calls import ToolCall, render_calls
+    from open_toolace.formats import ToolCall, render_calls
     from open_toolace.prompts import apply_chat_template, render_invocation
 
     served = AutoTokenizer.from_pretrained(merged_dir)

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from open_toolace.formats.tools import tool_record
+
 Message = dict[str, str]
 
 PROMPTS: dict[str, dict[str, str]] = {
@@ -108,20 +110,9 @@ def fill(template: str, **values: Any) -> str:
     return pattern.sub(lambda m: str(values[m.group(1)]), template)
 
 
-def tool_dict(tool: Any) -> dict:
-    """A tool as the `{"name","description","parameters"}` dict the prompt shows (Tool, dict or any format)."""
-    if hasattr(tool, "to_dict"):
-        return tool.to_dict()
-    if isinstance(tool, Mapping) and {"name", "parameters"} <= set(tool) and "function" not in tool:
-        return dict(tool)
-    from open_toolace.tools import parse_tool  # other shapes (OpenAI, xLAM, ...): one converter
-
-    return parse_tool(tool).to_dict()
-
-
 def format_tools(tools: list[Any]) -> str:
     # A JSON list with one compact tool per line: valid JSON, readable, ~half the tokens of indent=4.
-    return "[\n" + ",\n".join(json.dumps(tool_dict(t), ensure_ascii=False) for t in tools) + "\n]"
+    return "[\n" + ",\n".join(json.dumps(tool_record(t), ensure_ascii=False) for t in tools) + "\n]"
 
 
 def _with_system(system: str, messages: list[Message]) -> list[Message]:
@@ -173,7 +164,7 @@ def render_refinement(
     if isinstance(previous_calls, str):
         previous = previous_calls
     else:
-        from open_toolace.calls import render_calls
+        from open_toolace.formats import render_calls
 
         previous = render_calls(list(previous_calls))
     msgs = _with_system(fill(p["system"], functions=format_tools(tools)), messages)

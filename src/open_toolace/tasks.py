@@ -28,8 +28,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from open_toolace.calls import ToolCall, render_calls
 from open_toolace.data.records import example_user_text
+from open_toolace.formats import ToolCall, render_calls
+from open_toolace.formats.tools import tool_record
 from open_toolace.prompts import format_tools, render_adaption, render_invocation, render_tool_generation
 
 TASKS = ("adaption", "tool_generation", "invocation")
@@ -102,10 +103,6 @@ class TaskMixConfig:
             raise ValueError("tool_generation_extra must be >= 0 or null")
 
 
-def _tool_dict(tool: Any) -> dict:
-    return tool.to_dict() if hasattr(tool, "to_dict") else dict(tool)
-
-
 def identifier_name(name: str) -> str:
     """`name` as a dotted Python identifier: runs of other characters become `_`."""
     parts = [re.sub(r"\W+", "_", p).strip("_") or "_" for p in name.strip().split(".")]
@@ -114,7 +111,7 @@ def identifier_name(name: str) -> str:
 
 def with_identifier_names(ex: dict) -> dict:
     """A copy of an example whose tool and call names are identifiers (same mapping for both)."""
-    tools = [_tool_dict(t) for t in ex.get("tools") or []]
+    tools = [tool_record(t) for t in ex.get("tools") or []]
     if all(identifier_name(t["name"]) == t["name"] for t in tools) and all(
         identifier_name(c["name"]) == c["name"] for c in ex.get("calls") or []
     ):
@@ -158,7 +155,7 @@ def collect_tools(examples: Iterable[dict], tools: Iterable[Any] = ()) -> list[d
     seen: set[str] = set()
     out = []
     for t in [t for ex in examples for t in ex.get("tools") or []] + list(tools):
-        d = _tool_dict(t)
+        d = tool_record(t)
         key = json.dumps(d, sort_keys=True, ensure_ascii=False)
         if key not in seen:
             seen.add(key)
@@ -198,7 +195,7 @@ def build_tool_generation(
     `extra` caps the tools that are not called (None: no cap beyond `max_tools`)."""
     out = []
     for ex in examples:
-        tools = [_tool_dict(t) for t in ex.get("tools") or []]
+        tools = [tool_record(t) for t in ex.get("tools") or []]
         needed = _called_names(ex)
         query = example_user_text(ex)
         reason = None
@@ -231,7 +228,7 @@ class _Pool:
     def __init__(self, tools: Iterable[Any]):
         by_name: dict[str, dict] = {}
         for t in tools:
-            d = _tool_dict(t)
+            d = tool_record(t)
             by_name.setdefault(d["name"], d)
         self.tools = list(by_name.values())
 
@@ -279,7 +276,7 @@ def build_invocation(
         if calls is None:
             skipped["invocation:unlabeled"] += 1
             continue
-        tools = [_tool_dict(t) for t in ex.get("tools") or []]
+        tools = [tool_record(t) for t in ex.get("tools") or []]
         names = {t["name"] for t in tools}
         needed = _called_names(ex)
         if needed - names:
@@ -363,7 +360,7 @@ def build_mixture(
     """
     cfg = cfg or TaskMixConfig()
     examples = list(examples)
-    extra_tools = [_tool_dict(t) for t in tools]
+    extra_tools = [tool_record(t) for t in tools]
     if cfg.identifier_names:
         examples = [with_identifier_names(ex) for ex in examples]
         extra_tools = [{**t, "name": identifier_name(t["name"])} for t in extra_tools]

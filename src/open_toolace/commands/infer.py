@@ -5,7 +5,7 @@
     toolace infer --backend openai --model my-served-model --base-url http://127.0.0.1:8000/v1 --tools t.json "..."
 
 TOOLS: a JSON file with a list of tool definitions (or one), a JSONL file with one per line, or inline JSON;
-any shape `open_toolace.tools.parse_tool` reads (OpenAI, BFCL, xLAM, Seal-Tools, API-Bank).
+any shape `open_toolace.parse_tool` reads (OpenAI, BFCL, xLAM, Seal-Tools, API-Bank).
 Prints the calls as `[f(a=1)]` (`--json`: a JSON list of {"name","arguments"}; `--raw`: the model's text).
 Exit status: 0 calls or a deliberate no-call, 1 when the output tried to be a call and could not be parsed,
 2 for bad input.
@@ -42,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def read_tools(arg: str) -> list:
     """Tools from a file (JSON list/object or JSONL) or an inline JSON string."""
-    from open_toolace.tools import parse_tools
+    from open_toolace.formats.tools import parse_tools
 
     text = arg if arg.lstrip().startswith(("[", "{")) else None
     if text is None:
@@ -65,7 +65,7 @@ def read_tools(arg: str) -> list:
 
 
 def cmd_infer(args: argparse.Namespace) -> int:
-    from open_toolace.calls import CallParseError, parse_calls, render_calls
+    from open_toolace.formats import CallParseError, parse_calls, render_calls
     from open_toolace.generation import make_generator
     from open_toolace.models import DEFAULT_MODEL
     from open_toolace.prompts import render_invocation

@@ -75,8 +75,8 @@ def load_tool_docs(path: str | Path) -> list:
     """Tool definitions from a JSON/JSONL file (Seal-Tools, OpenAI, BFCL, xLAM shapes); errors name the line."""
     from open_toolace.data.records import is_reject
     from open_toolace.data.sources import iter_records
+    from open_toolace.formats.tools import ToolFormatError, parse_tool
     from open_toolace.io import DataFileError
-    from open_toolace.tools import ToolFormatError, parse_tool
 
     tools = []
     for item in iter_records(path):
@@ -92,7 +92,7 @@ def load_tool_docs(path: str | Path) -> list:
 
 def _is_tool_file(path: str) -> bool:
     from open_toolace.data.sources import sniff_record
-    from open_toolace.tools import ToolFormatError, parse_tool
+    from open_toolace.formats.tools import ToolFormatError, parse_tool
 
     rec = sniff_record(path)
     try:

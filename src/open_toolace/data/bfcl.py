@@ -21,11 +21,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from open_toolace.calls import ToolCall
 from open_toolace.data.records import Reject, make_example, make_reject
 from open_toolace.data.sources import iter_records
+from open_toolace.formats import ToolCall
+from open_toolace.formats.tools import ToolFormatError, tool_from_bfcl
 from open_toolace.io import DataFileError
-from open_toolace.tools import ToolFormatError, tool_from_bfcl
 
 NO_CALL_CATEGORIES = ("irrelevance", "live_irrelevance")
 UNLABELED_CATEGORIES = ("live_relevance",)

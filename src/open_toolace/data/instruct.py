@@ -24,10 +24,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from open_toolace.calls import CallParseError, ToolCall, parse_calls
 from open_toolace.data.records import Reject, call_message, make_example, make_reject
 from open_toolace.data.sources import iter_records
-from open_toolace.tools import Tool, ToolFormatError, tool_from_apibank, tool_from_xlam
+from open_toolace.formats import CallParseError, ToolCall, parse_calls
+from open_toolace.formats.tools import Tool, ToolFormatError, tool_from_apibank, tool_from_xlam
 
 _DECODER = json.JSONDecoder()
 _TAG = re.compile(r"<(user|think|tool_call|obs|response)>(.*?)</\1>", re.S)

@@ -156,7 +156,7 @@ def example_user_text(ex: dict) -> str:
 def call_message(calls: list[Any], fallback: str) -> dict:
     """An earlier assistant call turn as a history message: `render_calls` text (pythonic when names allow,
     else JSON), or the source text if the calls cannot be rendered (e.g. a NaN argument)."""
-    from open_toolace.calls import render_calls
+    from open_toolace.formats import render_calls
 
     try:
         return {"role": "assistant", "content": render_calls(calls, style="auto")}

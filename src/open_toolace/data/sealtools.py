@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from open_toolace.calls import CallParseError, ToolCall
 from open_toolace.data.records import Reject, make_example, make_reject
 from open_toolace.data.sources import iter_records
+from open_toolace.formats import CallParseError, ToolCall
+from open_toolace.formats.tools import Tool, ToolFormatError, tool_from_sealtools
 from open_toolace.io import DataFileError
-from open_toolace.tools import Tool, ToolFormatError, tool_from_sealtools
 
 TOOL_FILE_NAMES = ("sealtools_tools.jsonl", "tool.jsonl")
 

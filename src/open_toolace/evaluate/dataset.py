@@ -49,14 +49,14 @@ def infer_category(ground_truth: list | None, n_functions: int) -> str:
 
 
 def to_bfcl_function(doc: Any) -> dict:
-    """A function doc in BFCL's shape; other shapes (OpenAI, JSON-Schema "object") go through open_toolace.tools."""
+    """A function doc in BFCL's shape; other shapes (OpenAI, JSON-Schema "object") go through open_toolace.formats.tools."""
     if (
         isinstance(doc, dict)
         and isinstance(doc.get("parameters"), dict)
         and doc["parameters"].get("type") == "dict"
     ):
         return doc
-    from open_toolace.tools import parse_tool, tool_to_bfcl
+    from open_toolace.formats.tools import parse_tool, tool_to_bfcl
 
     return tool_to_bfcl(parse_tool(doc))
 
@@ -149,7 +149,7 @@ def item_from_example(example: dict[str, Any]) -> dict[str, Any]:
 
     Each reference call becomes a one-value possible answer; optional parameters the reference leaves out
     are accepted when omitted (`""`) or given their schema default, as in BFCL's possible answers."""
-    from open_toolace.tools import Tool, tool_to_bfcl
+    from open_toolace.formats.tools import Tool, tool_to_bfcl
 
     if example.get("calls") is None:
         raise ValueError(f"{example.get('id')}: unlabeled example (calls is null) cannot be scored")

@@ -9,7 +9,7 @@ It mirrors `bfcl_eval.eval_checker.eval_runner` step by step and re-implements n
 - (ir)relevance (`_evaluate_single_relevance_entry`): decode as Python; "contains a call" means decoded
   and not `is_empty_output`. Irrelevance is correct without a call, so BFCL also credits output that does
   not decode at all (gorilla issue #1362). Beside that BFCL verdict we record `honest_valid`: the output
-  is a real abstention — `open_toolace.calls.parse_calls` returns `[]` (an empty list or refusal prose),
+  is a real abstention — `open_toolace.parse_calls` returns `[]` (an empty list or refusal prose),
   not a `CallParseError`. live_relevance is correct with at least one decodable non-empty call.
 
 The decode step is our model's "handler" (in BFCL every model handler brings its own `decode_ast`):
@@ -50,7 +50,7 @@ def parse_python(text: str) -> list[dict]:
     """Our Python decode: `parse_calls` -> BFCL's decoded form `[{name: {arg: value}}]`.
 
     Raises `CallParseError` when the text tries to be a call and cannot be parsed; `[]` means no call."""
-    from open_toolace.calls import calls_to_bfcl, parse_calls
+    from open_toolace.formats import calls_to_bfcl, parse_calls
 
     return calls_to_bfcl(parse_calls(text))
 
@@ -85,7 +85,7 @@ def _ast_checker():
 def _score_relevance(text: str, category: str) -> dict[str, Any]:
     from bfcl_eval.utils import is_empty_output
 
-    from open_toolace.calls import CallParseError
+    from open_toolace.formats import CallParseError
 
     decoded, parse_error = None, None
     try:

@@ -9,7 +9,7 @@
 
 Every step returns `(kept, rejected)` or plain data; a rejected item is a dict
 `{"id", "step", "reason", "message", ...}` so the audit can count losses by step and reason. Model output
-is data: tool lists are parsed with `json`, calls with `open_toolace.calls` (ast/json), never eval. A
+is data: tool lists are parsed with `json`, calls with `open_toolace.formats` (ast/json), never eval. A
 malformed output is a recorded rejection, never a crash of the round. `run.py` strings these together
 over a run directory; the functions themselves do no I/O.
 

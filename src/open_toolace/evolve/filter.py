@@ -10,11 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from open_toolace import tasks as T
-from open_toolace.calls import CallParseError, ToolCall, canonical_calls, parse_calls
 from open_toolace.checks import check_calls
 from open_toolace.data.records import example_query
 from open_toolace.evolve.common import Item, Rejection, reject
-from open_toolace.tools import Tool
+from open_toolace.formats import CallParseError, ToolCall, canonical_calls, parse_calls
+from open_toolace.formats.tools import Tool
 
 # ----------------------------------------------------------------------------- vote
 

@@ -10,8 +10,8 @@ from typing import Any
 from open_toolace.checks import check_tools
 from open_toolace.data.records import example_query
 from open_toolace.evolve.common import Item, Rejection, reject
+from open_toolace.formats.tools import ToolFormatError, parse_tool
 from open_toolace.prompts import render_invocation, render_tool_generation
-from open_toolace.tools import ToolFormatError, parse_tool
 
 # ----------------------------------------------------------------------------- tool generation
 

@@ -16,7 +16,7 @@ from typing import Any
 
 
 def _pair(tok: Any, ex: dict, max_length: int) -> tuple[list[int], list[int]] | None:
-    from open_toolace.calls import ToolCall, render_calls
+    from open_toolace.formats import ToolCall, render_calls
     from open_toolace.prompts import apply_chat_template, render_invocation
 
     prompt = apply_chat_template(

@@ -23,7 +23,7 @@ import random
 import re
 from dataclasses import dataclass, field
 
-from open_toolace.calls import ToolCall, render_calls
+from open_toolace.formats import ToolCall, render_calls
 from open_toolace.synth.apis import Api
 from open_toolace.synth.values import Value, draw, draw_date, join_list, pools
 

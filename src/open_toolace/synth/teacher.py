@@ -27,9 +27,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from open_toolace.calls import CallParseError, ToolCall, parse_calls, render_calls
 from open_toolace.checks import Reason, check_tools
 from open_toolace.data.records import make_example
+from open_toolace.formats import CallParseError, ToolCall, parse_calls, render_calls
 from open_toolace.prompts import format_tools, load_prompts, render_invocation, render_teacher
 from open_toolace.synth.tree import Domain
 from open_toolace.synth.verify import reject, verify_example
@@ -111,7 +111,7 @@ def _ask(gen: Any, requests: list[list[dict]], cfg: TeacherConfig, seed: int) ->
 
 
 def _parse_tool(text: str) -> tuple[dict | None, list[Reason]]:
-    from open_toolace.tools import ToolFormatError, parse_tool
+    from open_toolace.formats.tools import ToolFormatError, parse_tool
 
     try:
         tool = parse_tool(extract_json(text)).to_dict()

@@ -11,36 +11,10 @@ JSON-shaped calls come in several dialects; `call_from_obj` accepts all of them 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
-# Short machine codes for `CallParseError.reason`; pipelines count rejections by them.
-REASONS = {
-    "syntax": "the text tries to be a call but is not valid Python/JSON (truncated, unbalanced, ...)",
-    "non_literal": "an argument is an expression (name, call, operator, f-string, ...), not a literal",
-    "not_a_call": "parsed, but the value is not a call or list of calls",
-    "positional_args": "a call uses positional arguments; calls must use keyword arguments",
-    "bad_json": "a JSON call object is malformed or lacks a usable 'name'",
-    "bad_arguments": "arguments are not an object with string keys (or repeat a key)",
-    "empty": "a call block (e.g. <tool_call></tool_call>) is empty",
-    "too_long": "the text is longer than MAX_CHARS",
-    "too_deep": "values are nested deeper than MAX_DEPTH",
-    "too_large": "an integer has more digits than Python converts (sys.get_int_max_str_digits)",
-    "not_text": "the input is not a string",
-    "bad_bfcl": "a BFCL decoded call is not a {name: {arg: value}} dict",
-}
-
-MAX_DEPTH = 100  # nesting of argument values; real tool arguments rarely pass 10
-
-
-class CallParseError(ValueError):
-    """Text that tries to be a call but cannot be read. `.reason` is a code from `REASONS`."""
-
-    def __init__(self, reason: str, message: str):
-        super().__init__(f"{reason}: {message}")
-        self.reason = reason
-        self.message = message
+from open_toolace.formats.values import CallParseError, check_value, literal_from_text, loads_json
 
 
 @dataclass(frozen=True)
@@ -72,51 +46,6 @@ class ToolCall:
         return calls[0]
 
 
-def _check_value(v: Any, depth: int = 0) -> None:
-    """JSON values from json.loads are literals already; only depth and key types need checking."""
-    if depth > MAX_DEPTH:
-        raise CallParseError("too_deep", f"argument values nested deeper than {MAX_DEPTH}")
-    if isinstance(v, dict):
-        for k, x in v.items():
-            if not isinstance(k, str):
-                raise CallParseError("bad_arguments", f"object keys must be strings, got {k!r}")
-            _check_value(x, depth + 1)
-    elif isinstance(v, (list, tuple)):
-        for x in v:
-            _check_value(x, depth + 1)
-    elif not (v is None or isinstance(v, (str, int, float, bool))):
-        raise CallParseError("non_literal", f"unsupported value of type {type(v).__name__}")
-
-
-def _no_dup_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    d: dict[str, Any] = {}
-    for k, v in pairs:
-        if k in d:
-            raise CallParseError("bad_arguments", f"key {k!r} appears twice")
-        d[k] = v
-    return d
-
-
-def _reject_nan(const: str) -> float:
-    if const == "NaN":
-        raise CallParseError("bad_json", "NaN is not a usable argument value")
-    return float(const)
-
-
-def loads_json(text: str) -> Any:
-    """`json.loads` that maps every failure to a `CallParseError` (duplicate keys and NaN rejected)."""
-    try:
-        return json.loads(text, object_pairs_hook=_no_dup_pairs, parse_constant=_reject_nan)
-    except json.JSONDecodeError as e:
-        raise CallParseError("bad_json", f"invalid JSON: {e}") from None
-    except RecursionError:
-        raise CallParseError("too_deep", "JSON nested too deeply") from None
-    except ValueError as e:  # CallParseError passes through; int digit limit lands here
-        if isinstance(e, CallParseError):
-            raise
-        raise CallParseError("too_large", str(e)) from None
-
-
 def _arguments(raw: Any, name: str) -> dict[str, Any]:
     if raw is None:
         return {}
@@ -129,12 +58,10 @@ def _arguments(raw: Any, name: str) -> dict[str, Any]:
             if e.reason != "bad_json":
                 raise
             # glaive writes arguments as a single-quoted Python dict string; read it as a literal
-            from open_toolace.calls.parse import literal_from_text
-
             raw = literal_from_text(raw, bad_reason="bad_arguments")
     if not isinstance(raw, dict):
         raise CallParseError("bad_arguments", f"arguments of {name!r} must be an object, got {raw!r:.80}")
-    _check_value(raw)
+    check_value(raw)
     return raw
 
 

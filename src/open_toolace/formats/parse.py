@@ -18,12 +18,13 @@ import ast
 import re
 from typing import Any
 
-from open_toolace.calls.model import (
-    CALL_KEYS,
-    MAX_DEPTH,
+from open_toolace.formats.calls import CALL_KEYS, ToolCall, call_from_obj
+from open_toolace.formats.values import (
     CallParseError,
-    ToolCall,
-    call_from_obj,
+    ast_parse,
+    describe_node,
+    literal_from_node,
+    literal_from_text,
     loads_json,
 )
 
@@ -103,11 +104,6 @@ def try_parse_calls(text: str) -> tuple[list[ToolCall] | None, str | None]:
         return parse_calls(text), None
     except CallParseError as e:
         return None, e.reason
-
-
-def literal_from_text(text: str, bad_reason: str = "syntax") -> Any:
-    """A Python literal (str/int/float/bool/None/list/tuple/dict) read with `ast`, tuples as lists."""
-    return _literal(_ast_parse(text, bad_reason).body, 0)
 
 
 # ---------------------------------------------------------------- regions and candidates
@@ -258,10 +254,10 @@ def _read_payload(s: str) -> Any:
     s = s.strip()
     if s.startswith("{") or re.match(r"\[\s*\{", s):
         return _loads_any(s)
-    body = _ast_parse(s, "syntax").body
+    body = ast_parse(s, "syntax").body
     if not isinstance(body, (ast.List, ast.Tuple, ast.Call)):
         # `[Note][1]`, `[a] + [b]`: Python, but not the shape of a call list; read on as prose
-        raise CallParseError("syntax", f"expected a call or a list of calls, got {_describe(body)}")
+        raise CallParseError("syntax", f"expected a call or a list of calls, got {describe_node(body)}")
     return body
 
 
@@ -272,7 +268,7 @@ def _calls_from_value(value: Any) -> list[ToolCall]:
     calls = []
     for node in elts:
         if not isinstance(node, ast.Call):
-            raise CallParseError("not_a_call", f"expected a function call, got {_describe(node)}")
+            raise CallParseError("not_a_call", f"expected a function call, got {describe_node(node)}")
         calls.append(_call_from_node(node))
     return calls
 
@@ -291,22 +287,6 @@ def _loads_any(s: str) -> Any:
         raise (json_err if e.reason == "bad_json" else e) from None
 
 
-def _ast_parse(s: str, bad_reason: str) -> ast.Expression:
-    try:
-        return ast.parse(s, mode="eval")
-    except SyntaxError as e:
-        msg = str(e.msg)
-        if "Exceeds the limit" in msg:
-            raise CallParseError("too_large", msg) from None
-        if "too many nested" in msg:
-            raise CallParseError("too_deep", msg) from None
-        raise CallParseError(bad_reason, f"{msg} (line {e.lineno}, column {e.offset})") from None
-    except (RecursionError, MemoryError):
-        raise CallParseError("too_deep", "expression nested too deeply") from None
-    except (ValueError, UnicodeError) as e:  # null bytes, lone surrogates
-        raise CallParseError(bad_reason, str(e)) from None
-
-
 def _dotted_name(node: ast.AST) -> str | None:
     parts = []
     while isinstance(node, ast.Attribute):
@@ -322,7 +302,9 @@ def _call_from_node(node: ast.Call) -> ToolCall:
     name = _dotted_name(node.func)
     if name is None:
         # e.g. `__import__('os').system(...)`: an expression computes the function
-        raise CallParseError("non_literal", f"the called function is an expression: {_describe(node.func)}")
+        raise CallParseError(
+            "non_literal", f"the called function is an expression: {describe_node(node.func)}"
+        )
     if node.args:
         raise CallParseError(
             "positional_args", f"{name}(...) passes {len(node.args)} positional argument(s); use name=value"
@@ -333,50 +315,5 @@ def _call_from_node(node: ast.Call) -> ToolCall:
             raise CallParseError("non_literal", f"{name}(...) unpacks **arguments; write them out")
         if kw.arg in args:
             raise CallParseError("bad_arguments", f"{name}(...) repeats argument {kw.arg!r}")
-        args[kw.arg] = _literal(kw.value, 1)
+        args[kw.arg] = literal_from_node(kw.value, 1)
     return ToolCall(name, args)
-
-
-def _literal(node: ast.AST, depth: int) -> Any:
-    if depth > MAX_DEPTH:
-        raise CallParseError("too_deep", f"argument values nested deeper than {MAX_DEPTH}")
-    if isinstance(node, ast.Constant):
-        v = node.value
-        if v is None or isinstance(v, (str, int, float)):  # bool is an int
-            return v
-        raise CallParseError("non_literal", f"unsupported constant {_describe(node)}")
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-        x = node.operand
-        if (
-            isinstance(x, ast.Constant)
-            and isinstance(x.value, (int, float))
-            and not isinstance(x.value, bool)
-        ):
-            return -x.value if isinstance(node.op, ast.USub) else x.value
-        raise CallParseError("non_literal", f"a sign applies only to a number, got {_describe(node)}")
-    if isinstance(node, (ast.List, ast.Tuple)):
-        return [_literal(e, depth + 1) for e in node.elts]
-    if isinstance(node, ast.Dict):
-        out: dict[str, Any] = {}
-        for k, v in zip(node.keys, node.values, strict=True):
-            if k is None:
-                raise CallParseError("non_literal", "a dict unpacks **another value; write it out")
-            key = _literal(k, depth + 1)
-            if not isinstance(key, str):
-                raise CallParseError("bad_arguments", f"dict keys must be strings, got {key!r:.40}")
-            if key in out:
-                raise CallParseError("bad_arguments", f"dict key {key!r} appears twice")
-            out[key] = _literal(v, depth + 1)
-        return out
-    raise CallParseError("non_literal", f"arguments must be literals, got {_describe(node)}")
-
-
-def _describe(node: ast.AST) -> str:
-    kind = type(node).__name__
-    if isinstance(node, ast.Name):
-        return f"the name {node.id!r} (quote it if it is a string)"
-    try:
-        src = ast.unparse(node)
-    except (RecursionError, ValueError):
-        return kind
-    return f"{kind} `{src[:60]}`"

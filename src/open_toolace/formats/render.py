@@ -19,7 +19,8 @@ import re
 import unicodedata
 from typing import Any
 
-from open_toolace.calls.model import MAX_DEPTH, CallParseError, ToolCall
+from open_toolace.formats.calls import ToolCall
+from open_toolace.formats.values import MAX_DEPTH, CallParseError
 
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 

@@ -3,7 +3,7 @@
 The one place where the type vocabularies of tool data sets are mapped: JSON Schema itself, BFCL docs
 (``dict``, ``float``, ``tuple``, ``any``, Java/JS names like ``HashMap``), Python-ish docstring types from
 xLAM/ToolRL/API-Bank/Seal-Tools (``str``, ``List[int]``, ``Optional[str]``, ``int, optional``). Used by
-``open_toolace.tools``; a name we cannot map becomes "no constraint" plus an ``x-unknown-type`` marker.
+``open_toolace.formats.tools``; a name we cannot map becomes "no constraint" plus an ``x-unknown-type`` marker.
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
-"""Tool (function) definitions: one internal model, converters in and out, validation.
+"""Tool (function) definitions: one internal model, converters in and out.
 
 Every tool is stored as ``Tool(name, description, parameters)`` where ``parameters`` is a JSON-Schema object
 (``{"type": "object", "properties": {...}, "required": [...]}``). Converters read the shapes found in the
 wild (OpenAI, BFCL "dict"/"float" docs, ToolACE/ShareGPT lists, xLAM/ToolRL parameter dicts, Seal-Tools,
 API-Bank) and ``parse_tool`` detects which one it got. Type names are normalised in one place
 (``type_to_schema``); a type we cannot map becomes "no constraint" plus an ``x-unknown-type`` marker that
-``validate_tool`` reports as ``unknown_type``, never a crash. A lossy mapping (``tuple`` -> array, ``any``
+``checks.validate_tool`` reports as ``unknown_type``, never a crash. A lossy mapping (``tuple`` -> array, ``any``
 -> no type) keeps the source name in ``x-original-type`` so ``tool_to_bfcl`` can give it back.
 
-    from open_toolace.tools import parse_tool, tool_to_openai
+    from open_toolace.formats.tools import parse_tool, tool_to_openai
     tool = parse_tool({"name": "math.factorial", "description": "n!", "parameters": {"type": "dict", ...}})
 """
 
@@ -17,11 +17,14 @@ from __future__ import annotations
 import contextlib
 import copy
 import functools
+import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from functools import lru_cache
+from typing import Any
 
-from open_toolace.tool_schema import (
+from open_toolace.formats.schema import (
     ToolFormatError,
     check_description,
     check_name,
@@ -34,14 +37,12 @@ from open_toolace.tool_schema import (
     type_to_schema,
 )
 
-if TYPE_CHECKING:
-    from open_toolace.checks import Reason
-
 __all__ = [
     "MAX_NAME_LEN",
     "NAME_RE",
     "Tool",
     "ToolFormatError",
+    "as_tool",
     "parse_tool",
     "parse_tools",
     "tool_from_apibank",
@@ -51,8 +52,8 @@ __all__ = [
     "tool_from_xlam",
     "tool_to_bfcl",
     "tool_to_openai",
+    "tool_record",
     "type_to_schema",
-    "validate_tool",
 ]
 
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -245,11 +246,35 @@ def tool_to_bfcl(tool: Tool) -> dict:
     }
 
 
-# ---------------------------------------------------------------- validation
+# ---------------------------------------------------------------- coercion (the one place it happens)
 
 
-def validate_tool(tool: Tool) -> list[Reason]:
-    """Meta-schema check (jsonschema Draft 2020-12) plus our rules; returns ``list[checks.Reason]``."""
-    from open_toolace.checks import tool_reasons  # checks imports this module; keep the cycle lazy
+@lru_cache(maxsize=8192)
+def _parse_tool_cached(key: str) -> Tool:
+    return parse_tool(json.loads(key))
 
-    return tool_reasons(tool)
+
+def as_tool(t: Tool | Mapping) -> Tool:
+    """A ``Tool`` from a ``Tool`` or any dict shape ``parse_tool`` reads; raises ``ToolFormatError``.
+
+    Datasets repeat the same tool dicts across thousands of samples, so dicts are parsed once and the
+    ``Tool`` is shared: read it, do not mutate it (``to_dict()`` gives a copy).
+    """
+    if isinstance(t, Tool):
+        return t
+    if isinstance(t, dict):
+        try:
+            return _parse_tool_cached(json.dumps(t, sort_keys=True))
+        except (TypeError, ValueError, RecursionError):
+            return parse_tool(t)  # not JSON-able or too deep: parse_tool reports it as a ToolFormatError
+    return parse_tool(t)
+
+
+def tool_record(t: Tool | Mapping) -> dict:
+    """A tool as the internal ``{"name", "description", "parameters"}`` dict: a dict already in that form is
+    kept as it is (shallow copy), a ``Tool`` is written out, any other shape goes through ``parse_tool``."""
+    if isinstance(t, Tool):
+        return t.to_dict()
+    if isinstance(t, Mapping) and {"name", "parameters"} <= set(t) and "function" not in t:
+        return dict(t)
+    return parse_tool(t).to_dict()
