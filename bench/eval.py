@@ -25,6 +25,8 @@ import sys
 import time
 from pathlib import Path
 
+from open_toolace.generation import Sampling
+
 TARGET_SECONDS = 15 * 60
 
 
@@ -110,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         # length-sorted chunks give the backend (a mix of lengths would mostly measure padding)
         subset = load_bfcl(cats[:1], args.naive)
         reqs = [invocation_request(it) for it in subset]
-        kw = {"n": 1, "temperature": 0.0, "max_new_tokens": args.max_new_tokens, "progress": False}
+        kw = {"sampling": Sampling(max_new_tokens=args.max_new_tokens), "progress": False}
         t = time.perf_counter()
         batched_out = gen.generate(reqs, **kw)
         batched_s = time.perf_counter() - t
@@ -268,7 +270,7 @@ def time_levers(args: argparse.Namespace) -> int:
             model.set_attn_implementation("sdpa")  # undo the previous row's switch
             gen = HFGenerator(model_obj=model, tokenizer=tok, **kw)
             t = time.perf_counter()
-            outs = gen.generate(reqs, max_new_tokens=args.max_new_tokens, progress=False)
+            outs = gen.generate(reqs, Sampling(max_new_tokens=args.max_new_tokens), progress=False)
             seconds[name].append(time.perf_counter() - t)
             outputs[name] = [o[0] for o in outs]
             print(f"round {r + 1}: {name:<44}{seconds[name][-1]:8.1f} s", flush=True)

@@ -22,6 +22,8 @@ import sys
 import time
 from pathlib import Path
 
+from open_toolace.generation import Sampling
+
 # Operation groups: a profile entry belongs to the first group whose name fragment it contains.
 OPS = {
     "linear layers (matmul kernels)": ["torch._C._nn.linear"],
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     profiled, warm = reqs[mid : mid + args.window], reqs[mid + args.window : mid + 2 * args.window]
     model, tok = load_model(args.model, dtype=args.dtype)
     gen = HFGenerator(model_obj=model, tokenizer=tok, batch_size=args.window)
-    kw = {"max_new_tokens": args.max_new_tokens, "progress": False}
+    kw = {"sampling": Sampling(max_new_tokens=args.max_new_tokens), "progress": False}
     gen.generate(warm or profiled, **kw)
 
     prof = cProfile.Profile()

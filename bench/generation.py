@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from open_toolace.generation import Sampling
 from open_toolace.generation.hf import HFGenerator, StopOnText
 from open_toolace.io import atomic_write_json
 from open_toolace.models import DEFAULT_MODEL, load_model
@@ -75,7 +76,9 @@ def run_naive(model, tok, requests, n, max_new_tokens, top_k, seed) -> tuple[flo
 def run_hf(gen: HFGenerator, requests, n, max_new_tokens, top_k, seed) -> tuple[float, list[str]]:
     t0 = time.perf_counter()
     outs = gen.generate(
-        requests, n=n, temperature=1.0, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed, progress=False
+        requests,
+        Sampling(n=n, temperature=1.0, top_k=top_k, max_new_tokens=max_new_tokens, seed=seed),
+        progress=False,
     )
     return time.perf_counter() - t0, [t for o in outs for t in o]
 

@@ -19,6 +19,8 @@ import subprocess
 import sys
 import time
 
+from open_toolace.generation import Sampling
+
 MODES = ("default", "keep_freed_memory")
 
 
@@ -34,9 +36,9 @@ def worker(args: argparse.Namespace) -> dict:
     gen = HFGenerator(
         args.model, dtype=args.dtype, batch_size=args.batch_size, tune_malloc=args.worker != "default"
     )
-    gen.generate(reqs[:8], max_new_tokens=16, progress=False)  # warm-up: first-call costs
+    gen.generate(reqs[:8], Sampling(max_new_tokens=16), progress=False)  # warm-up: first-call costs
     r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-    gen.generate(reqs, max_new_tokens=args.max_new_tokens, progress=False)
+    gen.generate(reqs, Sampling(max_new_tokens=args.max_new_tokens), progress=False)
     wall, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
     return {
         "mode": args.worker,

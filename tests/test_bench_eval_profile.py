@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from open_toolace.generation import Sampling
 from open_toolace.generation.hf import HFGenerator
 from open_toolace.models import load_model
 
@@ -62,7 +63,7 @@ def test_stages_of_a_generate_call(bench):
     model, tok = load_model("tiny-random")
     gen = HFGenerator(model_obj=model, tokenizer=tok, static_cache=True, tune_malloc=False)
     reqs = [[{"role": "user", "content": "hello " * k}] for k in (2, 6)]
-    stats, total = profiled(lambda: gen.generate(reqs, max_new_tokens=4, progress=False))
+    stats, total = profiled(lambda: gen.generate(reqs, Sampling(max_new_tokens=4), progress=False))
     stages, _ = bench.group_times(stats, total)
     for stage in bench.STAGES:
         assert stages[stage] > 0, stage

@@ -8,6 +8,9 @@ import pytest
 
 from open_toolace import evolve
 from open_toolace.formats import ToolCall
+from open_toolace.generation import Sampling
+from open_toolace.generation.fake import FakeGenerator
+from open_toolace.pipeline.config import EvolveConfig
 
 WEATHER = {
     "name": "get_weather",
@@ -35,34 +38,15 @@ CONVERT = {
 }
 
 
-class ScriptedGenerator:
-    """Satisfies the Generator protocol: `script(request_text, n) -> list[str]` answers each request."""
+def ScriptedGenerator(script):  # noqa: N802  (reads as the class it stands for)
+    """The project's FakeGenerator with `script(request_text, n) -> list[str]` answering each request."""
 
-    def __init__(self, script):
-        self.script = script
-        self.calls = []
+    def answer(messages, k, sampling):
+        res = list(script("\n".join(m["content"] for m in messages), sampling.n))
+        assert len(res) == sampling.n
+        return res[k]
 
-    def generate(
-        self,
-        requests,
-        *,
-        n=1,
-        temperature=0.0,
-        top_k=None,
-        top_p=None,
-        max_new_tokens=256,
-        stop=None,
-        seed=0,
-        progress=True,
-    ):
-        self.calls.append({"n": n, "temperature": temperature, "top_k": top_k, "count": len(requests)})
-        out = []
-        for req in requests:
-            text = "\n".join(m["content"] for m in req)
-            res = list(self.script(text, n))
-            assert len(res) == n
-            out.append(res)
-        return out
+    return FakeGenerator(answer)
 
 
 def query(i: int, text: str) -> dict:
@@ -95,7 +79,8 @@ def test_generate_tools_parses_and_records_rejections():
 
     gen = ScriptedGenerator(script)
     qs = [query(i, q) for i, q in enumerate(outputs)]
-    kept, rejected = evolve.generate_tools(gen, qs, m=3, temperature=1.0, top_k=50, progress=False)
+    sampling = Sampling(temperature=1.0, top_k=50, max_new_tokens=320)
+    kept, rejected = evolve.generate_tools(gen, qs, m=3, sampling=sampling, progress=False)
     assert gen.calls[0]["temperature"] == 1.0 and gen.calls[0]["top_k"] == 50 and gen.calls[0]["n"] == 1
     by_id = {it["id"]: it for it in kept}
     assert [t["name"] for t in by_id["q0"]["tools"]] == ["get_weather", "convert_currency"]
@@ -253,8 +238,9 @@ def test_one_round_with_malformed_outputs_never_crashes():
 
     gen = ScriptedGenerator(script)
     qs = [query(i, f"query number {i}: weather in Paris?") for i in range(4)]
-    with_tools, rej_tools = evolve.generate_tools(gen, qs, m=2, progress=False)
-    sampled = evolve.sample_invocations(gen, with_tools, k=5, progress=False)
+    ev = EvolveConfig()
+    with_tools, rej_tools = evolve.generate_tools(gen, qs, m=2, sampling=ev.tool_sampling(0), progress=False)
+    sampled = evolve.sample_invocations(gen, with_tools, ev.invocation_sampling(1).with_(n=5), progress=False)
     assert all(len(s["samples"]) == 5 for s in sampled)
     voted_items, rej_vote, records = evolve.vote_items(sampled, threshold=0.6)
     kept, rej_rules = evolve.rule_filter(voted_items)

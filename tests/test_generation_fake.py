@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from open_toolace.generation import Generator, call_list_end, make_generator, trim_completion
+from open_toolace.generation import Generator, Sampling, call_list_end, make_generator, trim_completion
 from open_toolace.generation.fake import FakeGenerator
 
 MSGS = [{"role": "user", "content": "q"}]
@@ -13,7 +13,7 @@ MSGS = [{"role": "user", "content": "q"}]
 def test_fake_cycles_list_and_records_calls():
     gen = FakeGenerator(["a", "b", "c"])
     assert isinstance(gen, Generator)
-    assert gen.generate([MSGS, MSGS], n=2, temperature=1.0) == [["a", "b"], ["c", "a"]]
+    assert gen.generate([MSGS, MSGS], Sampling(n=2, temperature=1.0)) == [["a", "b"], ["c", "a"]]
     assert (
         gen.calls[0]["n"] == 2 and gen.calls[0]["temperature"] == 1.0 and len(gen.calls[0]["requests"]) == 2
     )
@@ -21,9 +21,9 @@ def test_fake_cycles_list_and_records_calls():
 
 def test_fake_callable_one_or_two_args_and_stop():
     gen = FakeGenerator(lambda m, k: f"{m[-1]['content']}-{k}")
-    assert gen.generate([MSGS], n=3) == [["q-0", "q-1", "q-2"]]
+    assert gen.generate([MSGS], Sampling(n=3)) == [["q-0", "q-1", "q-2"]]
     gen1 = FakeGenerator(lambda m: "[f(a=1)] trailing")
-    assert gen1.generate([MSGS], stop=[" trailing"]) == [["[f(a=1)]"]]
+    assert gen1.generate([MSGS], Sampling(stop=[" trailing"])) == [["[f(a=1)]"]]
     with pytest.raises(TypeError):
         FakeGenerator(lambda m: 3).generate([MSGS])
     with pytest.raises(ValueError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from open_toolace.generation import Sampling
 from open_toolace.generation.hf import HFGenerator, StopOnText, plan_batches
 from open_toolace.models import load_model
 
@@ -57,25 +58,25 @@ def test_plan_batches_sorts_by_length_and_respects_budget():
 def test_left_padding_and_order_preserved(model_tok):
     model, tok = model_tok
     assert tok.padding_side == "left"
-    batched = make(model_tok, batch_size=3).generate(REQS, max_new_tokens=10, progress=False)
-    single = make(model_tok, batch_size=1).generate(REQS, max_new_tokens=10, progress=False)
+    batched = make(model_tok, batch_size=3).generate(REQS, Sampling(max_new_tokens=10), progress=False)
+    single = make(model_tok, batch_size=1).generate(REQS, Sampling(max_new_tokens=10), progress=False)
     assert batched == single  # padding + sorting change nothing, results come back in request order
     assert len({o[0] for o in single}) > 2  # the prompts really give different outputs
 
 
 def test_greedy_is_deterministic_and_n_copies(model_tok):
     g = make(model_tok, batch_size=4)
-    a = g.generate(REQS, n=3, max_new_tokens=8, progress=False, seed=1)
-    b = g.generate(REQS, n=3, max_new_tokens=8, progress=False, seed=2)
+    a = g.generate(REQS, Sampling(n=3, max_new_tokens=8, seed=1), progress=False)
+    b = g.generate(REQS, Sampling(n=3, max_new_tokens=8, seed=2), progress=False)
     assert a == b and all(len(o) == 3 and len(set(o)) == 1 for o in a)
 
 
 def test_sampling_n_samples_seeded(model_tok):
     g = make(model_tok, batch_size=4)
-    kw = dict(n=4, temperature=1.0, top_k=50, max_new_tokens=8, progress=False)
-    a = g.generate(REQS, seed=7, **kw)
-    b = g.generate(REQS, seed=7, **kw)
-    c = g.generate(REQS, seed=8, **kw)
+    s = Sampling(n=4, temperature=1.0, top_k=50, max_new_tokens=8)
+    a = g.generate(REQS, s.with_(seed=7), progress=False)
+    b = g.generate(REQS, s.with_(seed=7), progress=False)
+    c = g.generate(REQS, s.with_(seed=8), progress=False)
     assert len(a) == len(REQS) and all(len(o) == 4 for o in a)
     assert a == b and a != c
     assert any(len(set(o)) > 1 for o in a)  # samples differ from each other
@@ -83,20 +84,20 @@ def test_sampling_n_samples_seeded(model_tok):
 
 def test_shared_prompt_cache_matches_plain_generate(model_tok):
     # top_k=1 sampling is greedy but takes the n>1 sampling path (prompt cache repeated n times).
-    kw = dict(n=2, temperature=1.0, top_k=1, max_new_tokens=8, progress=False)
+    kw = dict(sampling=Sampling(n=2, temperature=1.0, top_k=1, max_new_tokens=8), progress=False)
     shared = make(model_tok, batch_size=3).generate(REQS, **kw)
     plain = make(model_tok, batch_size=3, share_prompt_cache=False).generate(REQS, **kw)
-    greedy = make(model_tok, batch_size=1).generate(REQS, max_new_tokens=8, progress=False)
+    greedy = make(model_tok, batch_size=1).generate(REQS, Sampling(max_new_tokens=8), progress=False)
     assert shared == plain
     assert [o[0] for o in shared] == [o[0] for o in greedy]
 
 
 def test_stop_string_trims_and_stops(model_tok):
     g = make(model_tok, batch_size=2)
-    full = g.generate(REQS[:2], max_new_tokens=12, progress=False)
+    full = g.generate(REQS[:2], Sampling(max_new_tokens=12), progress=False)
     text = full[0][0]
     stop = text[len(text) // 2 : len(text) // 2 + 2]
-    cut = g.generate(REQS[:2], max_new_tokens=12, stop=[stop], progress=False)
+    cut = g.generate(REQS[:2], Sampling(max_new_tokens=12, stop=[stop]), progress=False)
     assert cut[0][0] == text[: text.find(stop)]
     assert stop not in cut[0][0]
 
@@ -116,14 +117,14 @@ def test_empty_and_bad_n(model_tok):
     g = make(model_tok)
     assert g.generate([], progress=False) == []
     with pytest.raises(ValueError):
-        g.generate(REQS, n=0)
+        g.generate(REQS, Sampling(n=0))
 
 
 def test_make_generator_hf_tiny_random():
     from open_toolace.generation import make_generator
 
     g = make_generator("hf", "tiny-random", batch_size=2)
-    out = g.generate(REQS[:3], n=2, temperature=1.0, max_new_tokens=4, progress=False)
+    out = g.generate(REQS[:3], Sampling(n=2, temperature=1.0, max_new_tokens=4), progress=False)
     assert [len(o) for o in out] == [2, 2, 2]
 
 
@@ -136,7 +137,7 @@ def test_peft_model_shared_cache_matches_plain(model_tok):
     model = get_peft_model(
         copy.deepcopy(base), LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     )
-    kw = dict(n=2, temperature=1.0, top_k=1, max_new_tokens=6, progress=False)
+    kw = dict(sampling=Sampling(n=2, temperature=1.0, top_k=1, max_new_tokens=6), progress=False)
     shared = HFGenerator(model_obj=model, tokenizer=tok, batch_size=3, stop_at_call_end=False).generate(
         REQS, **kw
     )
@@ -194,7 +195,7 @@ def test_prefix_static_cache_and_cpu_attention_match_plain(model_tok, n, chunk, 
     model, tok = model_tok
     ids = [tok(apply_chat_template(tok, r), add_special_tokens=False)["input_ids"] for r in SHARED_REQS]
     assert shared_prefix_len(ids) > 16  # the prefix path really runs
-    kw = dict(n=n, temperature=1.0, top_k=1, max_new_tokens=8, progress=False)
+    kw = dict(sampling=Sampling(n=n, temperature=1.0, top_k=1, max_new_tokens=8), progress=False)
     fast_gen = HFGenerator(
         model_obj=copy.deepcopy(model),
         tokenizer=tok,
@@ -246,7 +247,7 @@ def test_sliding_window_models_keep_the_plain_cache():
     assert not full_attention_only(cfg)
     gen = HFGenerator(model_obj=model, tokenizer=tok, stop_at_call_end=False)
     assert not gen.static_cache and not gen.share_prefix
-    out = gen.generate(SHARED_REQS[:2], max_new_tokens=4, progress=False)
+    out = gen.generate(SHARED_REQS[:2], Sampling(max_new_tokens=4), progress=False)
     assert [len(o) for o in out] == [1, 1]
 
 
@@ -260,8 +261,9 @@ def test_segmented_decode_drops_stopped_rows_without_changing_outputs(model_tok,
     plain_model.set_attn_implementation("sdpa")
     plain = HFGenerator(model_obj=plain_model, tokenizer=tok, batch_size=8, decode_segment=None, share_prefix=False,
                         static_cache=False, cpu_attention=False, stop_at_call_end=False)  # fmt: skip
-    kw = dict(max_new_tokens=12, progress=False)
-    full = plain.generate(SHARED_REQS, **kw)
+    kw = dict(progress=False)
+    s = Sampling(max_new_tokens=12)
+    full = plain.generate(SHARED_REQS, s, **kw)
     text = full[0][0]
     stop = [text[4:6]]  # ends row 0 after a few tokens; most others run to the cap
     selected = []
@@ -270,8 +272,10 @@ def test_segmented_decode_drops_stopped_rows_without_changing_outputs(model_tok,
     for static in (True, False):
         fast = HFGenerator(model_obj=copy.deepcopy(model), tokenizer=tok, batch_size=8, decode_segment=3,
                            static_cache=static, stop_at_call_end=False)  # fmt: skip
-        assert fast.generate(SHARED_REQS, stop=stop, **kw) == plain.generate(SHARED_REQS, stop=stop, **kw)
-        assert fast.generate(SHARED_REQS, **kw) == full
+        assert fast.generate(SHARED_REQS, s.with_(stop=stop), **kw) == plain.generate(
+            SHARED_REQS, s.with_(stop=stop), **kw
+        )
+        assert fast.generate(SHARED_REQS, s, **kw) == full
     assert selected and min(selected) < len(SHARED_REQS)  # stopped rows really left the batch
 
 

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from open_toolace.generation import Sampling
 from open_toolace.generation.openai import GenerationError, OpenAIGenerator, ServerConfigError
 
 MSGS = [{"role": "user", "content": "weather in Paris?"}]
@@ -80,7 +81,7 @@ def gen(server, **kw):
 def test_success_request_body_and_order(server):
     reqs = [[{"role": "user", "content": f"q{i}"}] for i in range(12)]
     out = gen(server, concurrency=4).generate(
-        reqs, temperature=0.7, top_k=20, max_new_tokens=33, stop=["\n"], progress=False
+        reqs, Sampling(temperature=0.7, top_k=20, max_new_tokens=33, stop=["\n"]), progress=False
     )
     assert [o[0].split("|")[0] for o in out] == [f"q{i}" for i in range(12)]  # request order
     body = server.received[0]
@@ -91,11 +92,11 @@ def test_success_request_body_and_order(server):
 
 def test_n_native_and_server_ignoring_n(server):
     g = gen(server)
-    out = g.generate([MSGS], n=3, temperature=1.0, progress=False)
+    out = g.generate([MSGS], Sampling(n=3, temperature=1.0), progress=False)
     assert len(out[0]) == 3 and g.requests_sent == 1
     server.ignore_n = True
     g2 = gen(server)
-    out2 = g2.generate([MSGS], n=3, temperature=1.0, progress=False)
+    out2 = g2.generate([MSGS], Sampling(n=3, temperature=1.0), progress=False)
     assert len(out2[0]) == 3 and g2.requests_sent == 3
     assert len(set(out2[0])) == 3  # each extra request gets its own seed
 
@@ -116,7 +117,7 @@ def test_gives_up_after_retries(server):
 def test_on_error_empty_records_the_failure(server):
     server.script = [(500, "oops", 0.0)] * 2
     g = gen(server, max_retries=1, on_error="empty", concurrency=1)
-    out = g.generate([MSGS, MSGS], n=2, progress=False)
+    out = g.generate([MSGS, MSGS], Sampling(n=2), progress=False)
     assert out[0] == ["", ""] and out[1][0].startswith("weather") and g.errors[0]["request"] == 0
 
 

@@ -6,6 +6,8 @@ import importlib.util
 
 import pytest
 
+from open_toolace.generation import Sampling
+
 MSGS = [[{"role": "user", "content": "tell me " * k}] for k in (1, 6, 3)]
 HAS_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -28,11 +30,11 @@ def vllm_gen():
 
 @pytest.mark.gpu
 def test_vllm_n_samples_seeded_and_greedy(vllm_gen):
-    kw = dict(n=4, temperature=1.0, top_k=50, max_new_tokens=8, progress=False)
-    a = vllm_gen.generate(MSGS, seed=3, **kw)
-    b = vllm_gen.generate(MSGS, seed=3, **kw)
+    s = Sampling(n=4, temperature=1.0, top_k=50, max_new_tokens=8, seed=3)
+    a = vllm_gen.generate(MSGS, s, progress=False)
+    b = vllm_gen.generate(MSGS, s, progress=False)
     assert [len(x) for x in a] == [4, 4, 4] and a == b
-    g = vllm_gen.generate(MSGS, n=2, max_new_tokens=8, progress=False)
+    g = vllm_gen.generate(MSGS, Sampling(n=2, max_new_tokens=8), progress=False)
     assert all(len(set(x)) == 1 and len(x) == 2 for x in g)
 
 
@@ -52,5 +54,5 @@ def test_vllm_lora_adapter(tmp_path):
     peft_model.save_pretrained(tmp_path / "adapter")
     gen = VLLMGenerator(str(tmp_path / "adapter"), gpu_memory_utilization=0.3, max_model_len=1024)
     assert gen.lora_request is not None
-    out = gen.generate(MSGS, n=2, temperature=1.0, max_new_tokens=8, progress=False)
+    out = gen.generate(MSGS, Sampling(n=2, temperature=1.0, max_new_tokens=8), progress=False)
     assert [len(x) for x in out] == [2, 2, 2]

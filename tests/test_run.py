@@ -87,19 +87,8 @@ def write_data(d: Path) -> tuple[Path, Path]:
 class Scripted:
     """Round sampler: tools for weather queries; invocations that mostly agree, some malformed."""
 
-    def generate(
-        self,
-        requests,
-        *,
-        n=1,
-        temperature=0.0,
-        top_k=None,
-        top_p=None,
-        max_new_tokens=256,
-        stop=None,
-        seed=0,
-        progress=True,
-    ):
+    def generate(self, requests, sampling, progress=True):
+        n = sampling.n
         out = []
         for req in requests:
             text = req[-1]["content"]

@@ -18,6 +18,8 @@ import json
 import sys
 from pathlib import Path
 
+from open_toolace.generation import Sampling
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
@@ -84,7 +86,9 @@ def cmd_infer(args: argparse.Namespace) -> int:
     gen = make_generator(args.backend, model, adapter=args.adapter, **kw)
     messages = render_invocation(tools, [{"role": "user", "content": args.query}])
     text = gen.generate(
-        [messages], n=1, temperature=args.temperature, max_new_tokens=args.max_new_tokens, progress=False
+        [messages],
+        Sampling(n=1, temperature=args.temperature, max_new_tokens=args.max_new_tokens),
+        progress=False,
     )[0][0]
     if args.raw:
         print(text)

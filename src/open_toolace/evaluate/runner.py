@@ -28,6 +28,7 @@ from typing import Any
 from open_toolace.evaluate.aggregate import compute_scores
 from open_toolace.evaluate.bfcl import invocation_request, load_bfcl, resolve_categories
 from open_toolace.evaluate.scoring import score_bfcl
+from open_toolace.generation import Sampling
 from open_toolace.io import Manifest, atomic_write_json, write_jsonl
 
 RESULTS = "results.jsonl"
@@ -219,10 +220,7 @@ def evaluate_items(
             chunk = order[start : start + step]
             outs = generator.generate(
                 [requests[i] for i in chunk],
-                n=1,
-                temperature=0.0,
-                max_new_tokens=max_new_tokens,
-                seed=seed,
+                Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed),
                 progress=False,
             )
             for i, texts in zip(chunk, outs, strict=True):

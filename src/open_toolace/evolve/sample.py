@@ -11,6 +11,7 @@ from open_toolace.checks import check_tools
 from open_toolace.data.records import example_query
 from open_toolace.evolve.common import Item, Rejection, reject
 from open_toolace.formats.tools import ToolFormatError, parse_tool
+from open_toolace.generation import Sampling
 from open_toolace.prompts import render_invocation, render_tool_generation
 
 # ----------------------------------------------------------------------------- tool generation
@@ -109,10 +110,7 @@ def generate_tools(
     generator: Any,
     queries: Sequence[Item],
     m: int,
-    temperature: float = 1.0,
-    top_k: int | None = 50,
-    max_new_tokens: int = 384,
-    seed: int = 0,
+    sampling: Sampling,
     progress: bool = True,
 ) -> tuple[list[Item], list[Rejection]]:
     """Query-aware tool generation: ask the model for `m` candidate tools per unlabeled query.
@@ -123,15 +121,7 @@ def generate_tools(
     `meta.tool_problems`."""
     queries = list(queries)
     requests = [render_tool_generation(example_query(q), m) for q in queries]
-    outputs = generator.generate(
-        requests,
-        n=1,
-        temperature=temperature,
-        top_k=top_k,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        progress=progress,
-    )
+    outputs = generator.generate(requests, sampling.with_(n=1), progress=progress)
     kept, rejected = [], []
     for q, outs in zip(queries, outputs, strict=True):
         text = outs[0] if outs else ""
@@ -152,25 +142,12 @@ def generate_tools(
 def sample_invocations(
     generator: Any,
     items: Sequence[Item],
-    k: int = 5,
-    temperature: float = 0.7,
-    top_k: int | None = 50,
-    top_p: float | None = None,
-    max_new_tokens: int = 128,
-    seed: int = 0,
+    sampling: Sampling,
     progress: bool = True,
 ) -> list[Item]:
-    """k invocation samples per item (query + its candidate tools): `{..item, "samples": [k texts]}`."""
+    """`sampling.n` (the k of the method) invocation samples per item (query + its candidate tools):
+    `{..item, "samples": [k texts]}`."""
     items = list(items)
     requests = [render_invocation(it["tools"], it["messages"]) for it in items]
-    outputs = generator.generate(
-        requests,
-        n=k,
-        temperature=temperature,
-        top_k=top_k,
-        top_p=top_p,
-        max_new_tokens=max_new_tokens,
-        seed=seed,
-        progress=progress,
-    )
+    outputs = generator.generate(requests, sampling, progress=progress)
     return [{**it, "samples": list(outs)} for it, outs in zip(items, outputs, strict=True)]

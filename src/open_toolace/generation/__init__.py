@@ -1,9 +1,14 @@
 """Generation backends behind one Protocol: chat requests in, `n` completions per request out, in order.
 
     from open_toolace.generation import make_generator
+    from open_toolace.generation import Sampling, make_generator
     gen = make_generator("hf", "embedded:smollm2-135m")            # or "openai" (a server), "vllm" (GPU)
-    outs = gen.generate([messages], n=5, temperature=1.0, top_k=50, max_new_tokens=64, seed=0)
+    outs = gen.generate([messages], Sampling(n=5, temperature=1.0, top_k=50, max_new_tokens=64, seed=0))
     outs[0]  # -> 5 strings
+
+Every backend takes the same `Sampling` (n, temperature, top_k, top_p, max_new_tokens, stop, seed); the
+defaults a run samples with live in its config (`EvolveConfig.tool_sampling()` / `invocation_sampling()`,
+`EvalConfig`), not in the functions that call `generate`.
 
 Backends: `hf.HFGenerator` (batched transformers sampling on CPU/GPU), `openai.OpenAIGenerator`
 (any OpenAI-compatible chat-completions server), `vllm.VLLMGenerator` (offline vLLM, optional extra),
@@ -14,27 +19,51 @@ call list `[...]` is also cut right after the bracket that closes it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 Message = dict[str, str]
 
 
+@dataclass(frozen=True)
+class Sampling:
+    """How to sample: `n` completions per request; `temperature <= 0` is greedy (top_k / top_p unused)."""
+
+    n: int = 1
+    temperature: float = 0.0
+    top_k: int | None = None
+    top_p: float | None = None
+    max_new_tokens: int = 256
+    stop: tuple[str, ...] | None = None  # the text is cut before the first of these
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n < 1:
+            raise ValueError(f"n must be >= 1, got {self.n}")
+        if self.max_new_tokens < 1:
+            raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.stop is not None and not isinstance(self.stop, tuple):
+            object.__setattr__(self, "stop", tuple(self.stop))  # lists from configs; frozen stays hashable
+
+    def astuple(self) -> tuple:
+        """`(n, temperature, top_k, top_p, max_new_tokens, stop, seed)`, for a backend to unpack."""
+        stop = list(self.stop) if self.stop else None
+        return self.n, self.temperature, self.top_k, self.top_p, self.max_new_tokens, stop, self.seed
+
+    def with_(self, **changes: Any) -> Sampling:
+        """A copy with some fields changed (`GREEDY.with_(max_new_tokens=128)`)."""
+        return replace(self, **changes)
+
+
+GREEDY = Sampling()
+
+
 @runtime_checkable
 class Generator(Protocol):
     def generate(
-        self,
-        requests: list[list[Message]],
-        *,
-        n: int = 1,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        max_new_tokens: int = 256,
-        stop: list[str] | None = None,
-        seed: int = 0,
-        progress: bool = True,
+        self, requests: list[list[Message]], sampling: Sampling = GREEDY, progress: bool = True
     ) -> list[list[str]]:
-        """`n` completions (assistant text) for each request, in request order."""
+        """`sampling.n` completions (assistant text) for each request, in request order."""
         ...
 
 
@@ -115,4 +144,4 @@ def make_generator(backend: str, model: str, adapter: str | None = None, **kw: A
     raise ValueError(f"unknown generation backend {backend!r}; use hf, openai, vllm or fake")
 
 
-__all__ = ["Generator", "Message", "call_list_end", "make_generator", "trim_completion"]
+__all__ = ["GREEDY", "Generator", "Message", "Sampling", "call_list_end", "make_generator", "trim_completion"]

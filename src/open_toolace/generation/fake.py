@@ -2,7 +2,8 @@
 
 gen = FakeGenerator(["[f(a=1)]", "[]"])                     # answers cycled in order, one per completion
 gen = FakeGenerator(lambda messages, k: "[f(a=1)]")          # computed from the request and sample index
-gen.generate([msgs], n=2)  -> [["[f(a=1)]", "[]"]]
+gen = FakeGenerator(lambda messages, k, sampling: ...)       # ... and the request's Sampling
+gen.generate([msgs], Sampling(n=2))  -> [["[f(a=1)]", "[]"]]
 gen.calls                  -> every generate() call's requests and settings, for assertions
 """
 
@@ -12,7 +13,7 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from open_toolace.generation import Message, trim_completion
+from open_toolace.generation import GREEDY, Message, Sampling, trim_completion
 
 
 class FakeGenerator:
@@ -29,11 +30,11 @@ class FakeGenerator:
             params = inspect.signature(responses).parameters.values()
             positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
             varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
-            self._arity = 2 if varargs or len(positional) >= 2 else 1
+            self._arity = 3 if varargs else max(1, min(3, len(positional)))
 
-    def _one(self, messages: list[Message], k: int) -> str:
+    def _one(self, messages: list[Message], k: int, sampling: Sampling) -> str:
         if callable(self.responses):
-            out = self.responses(messages, k) if self._arity == 2 else self.responses(messages)
+            out = self.responses(*(messages, k, sampling)[: self._arity])
         else:
             out = self.responses[self._next % len(self.responses)]
             self._next += 1
@@ -44,19 +45,14 @@ class FakeGenerator:
     def generate(
         self,
         requests: list[list[Message]],
-        *,
-        n: int = 1,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        max_new_tokens: int = 256,
-        stop: list[str] | None = None,
-        seed: int = 0,
+        sampling: Sampling = GREEDY,
         progress: bool = True,
     ) -> list[list[str]]:
+        n, temperature, top_k, top_p, max_new_tokens, stop, seed = sampling.astuple()
         self.calls.append(
             {
                 "requests": requests,
+                "sampling": sampling,
                 "n": n,
                 "temperature": temperature,
                 "top_k": top_k,
@@ -66,4 +62,4 @@ class FakeGenerator:
                 "seed": seed,
             }
         )
-        return [[trim_completion(self._one(msgs, k), stop) for k in range(n)] for msgs in requests]
+        return [[trim_completion(self._one(msgs, k, sampling), stop) for k in range(n)] for msgs in requests]

@@ -19,14 +19,14 @@ same seed and settings give the same completions (the caller's global RNG is lef
 
     from open_toolace.generation.hf import HFGenerator
     gen = HFGenerator("embedded:smollm2-135m")
-    gen.generate([messages], n=5, temperature=1.0, top_k=50, max_new_tokens=64)
+    gen.generate([messages], Sampling(n=5, temperature=1.0, top_k=50, max_new_tokens=64))
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from open_toolace.generation import Message, call_list_end, kv_cache, trim_completion
+from open_toolace.generation import GREEDY, Message, Sampling, call_list_end, kv_cache, trim_completion
 from open_toolace.generation.cpu_attention import use_cpu_decode_attention
 from open_toolace.generation.malloc import keep_freed_memory
 from open_toolace.prompts import apply_chat_template
@@ -256,21 +256,13 @@ class HFGenerator:
     def generate(
         self,
         requests: list[list[Message]],
-        *,
-        n: int = 1,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        max_new_tokens: int = 256,
-        stop: list[str] | None = None,
-        seed: int = 0,
+        sampling: Sampling = GREEDY,
         progress: bool = True,
     ) -> list[list[str]]:
         import torch
         from tqdm.auto import tqdm
 
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        n, temperature, top_k, top_p, max_new_tokens, stop, seed = sampling.astuple()
         if not requests:
             return []
         greedy = temperature <= 0

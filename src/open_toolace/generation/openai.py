@@ -3,7 +3,7 @@ hosted teacher), called with httpx from a thread pool.
 
     from open_toolace.generation.openai import OpenAIGenerator
     gen = OpenAIGenerator("my-model", base_url="http://127.0.0.1:8000/v1", concurrency=16)
-    gen.generate([messages], n=5, temperature=1.0, max_new_tokens=64)
+    gen.generate([messages], Sampling(n=5, temperature=1.0, max_new_tokens=64))
 
 The API key comes from `api_key`, else the env var named by `api_key_env` (default OPENAI_API_KEY); the URL
 from `base_url`, else $OPENAI_BASE_URL, else https://api.openai.com/v1. 429, 5xx, timeouts and dropped
@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any
 
-from open_toolace.generation import Message, trim_completion
+from open_toolace.generation import GREEDY, Message, Sampling, trim_completion
 
 RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
@@ -156,20 +156,12 @@ class OpenAIGenerator:
     def generate(
         self,
         requests: list[list[Message]],
-        *,
-        n: int = 1,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        max_new_tokens: int = 256,
-        stop: list[str] | None = None,
-        seed: int = 0,
+        sampling: Sampling = GREEDY,
         progress: bool = True,
     ) -> list[list[str]]:
         from tqdm.auto import tqdm
 
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        n, temperature, top_k, top_p, max_new_tokens, stop, seed = sampling.astuple()
         params: dict[str, Any] = {"temperature": temperature, "max_tokens": max_new_tokens}
         if top_p is not None:
             params["top_p"] = top_p

@@ -4,7 +4,7 @@ prefill (`SamplingParams(n=...)`; vLLM forks the prompt's KV cache).
 
     from open_toolace.generation.vllm import VLLMGenerator
     gen = VLLMGenerator("embedded:smollm2-135m", adapter="runs/x/adapter_r1", tensor_parallel_size=1)
-    gen.generate([messages], n=5, temperature=1.0, top_k=50, max_new_tokens=64)
+    gen.generate([messages], Sampling(n=5, temperature=1.0, top_k=50, max_new_tokens=64))
 
 Embedded/tiny specs are resolved to their cached HF checkpoint dir first (vLLM cannot read our specs).
 """
@@ -15,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from open_toolace.generation import Message, trim_completion
+from open_toolace.generation import GREEDY, Message, Sampling, trim_completion
 
 
 def _import_vllm():
@@ -75,22 +75,14 @@ class VLLMGenerator:
     def generate(
         self,
         requests: list[list[Message]],
-        *,
-        n: int = 1,
-        temperature: float = 0.0,
-        top_k: int | None = None,
-        top_p: float | None = None,
-        max_new_tokens: int = 256,
-        stop: list[str] | None = None,
-        seed: int = 0,
+        sampling: Sampling = GREEDY,
         progress: bool = True,
     ) -> list[list[str]]:
         from vllm import SamplingParams
 
         from open_toolace.prompts import apply_chat_template
 
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        n, temperature, top_k, top_p, max_new_tokens, stop, seed = sampling.astuple()
         if not requests:
             return []
         prompts = [apply_chat_template(self.tokenizer, r) for r in requests]

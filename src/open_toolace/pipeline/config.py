@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from open_toolace.generation import Sampling
 from open_toolace.models import DEFAULT_MODEL
 from open_toolace.tasks import TaskMixConfig
 from open_toolace.training.config import TrainConfig
@@ -138,6 +139,28 @@ class EvolveConfig:
             raise ValueError(f"evolve.vote_threshold must be in [0, 1], got {self.vote_threshold}")
         if self.k < 1 or self.m < 1 or self.rounds < 0 or self.queries_per_round < 1:
             raise ValueError("evolve: need k >= 1, m >= 1, rounds >= 0, queries_per_round >= 1")
+
+    # The only defaults of a round's sampling: the round steps take a `Sampling` and have none of their own.
+    def tool_sampling(self, seed: int) -> Sampling:
+        """One tool list per query (query-aware tool generation)."""
+        return Sampling(
+            n=1,
+            temperature=self.tool_temperature,
+            top_k=self.top_k,
+            max_new_tokens=self.tool_max_new_tokens,
+            seed=seed,
+        )
+
+    def invocation_sampling(self, seed: int) -> Sampling:
+        """k invocation samples per query (the vote's ballots)."""
+        return Sampling(
+            n=self.k,
+            temperature=self.invoke_temperature,
+            top_k=self.top_k,
+            top_p=self.top_p,
+            max_new_tokens=self.invoke_max_new_tokens,
+            seed=seed,
+        )
 
 
 @dataclass

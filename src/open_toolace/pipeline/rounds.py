@@ -49,10 +49,7 @@ def run_round(ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
             gen,
             read_jsonl(p("queries.jsonl")),
             ev.m,
-            temperature=ev.tool_temperature,
-            top_k=ev.top_k,
-            max_new_tokens=ev.tool_max_new_tokens,
-            seed=_gen_seed(ctx, r, 1),
+            ev.tool_sampling(_gen_seed(ctx, r, 1)),
             progress=ctx.cfg.progress,
         )
         write_jsonl(p("tool_rejects.jsonl"), rejected)
@@ -63,12 +60,7 @@ def run_round(ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
         sampled = evolve.sample_invocations(
             gen,
             read_jsonl(p("tools.jsonl")),
-            k=ev.k,
-            temperature=ev.invoke_temperature,
-            top_k=ev.top_k,
-            top_p=ev.top_p,
-            max_new_tokens=ev.invoke_max_new_tokens,
-            seed=_gen_seed(ctx, r, 2),
+            ev.invocation_sampling(_gen_seed(ctx, r, 2)),
             progress=ctx.cfg.progress,
         )
         return {"items": write_jsonl(p("invocations.jsonl"), sampled)}

@@ -30,6 +30,7 @@ from typing import Any
 from open_toolace.checks import Reason, check_tools
 from open_toolace.data.records import make_example
 from open_toolace.formats import CallParseError, ToolCall, parse_calls, render_calls
+from open_toolace.generation import Sampling
 from open_toolace.prompts import format_tools, load_prompts, render_invocation, render_teacher
 from open_toolace.synth.tree import Domain
 from open_toolace.synth.verify import reject, verify_example
@@ -105,8 +106,8 @@ def _msg(role: str, cfg: TeacherConfig, **values: Any) -> list[dict]:
 def _ask(gen: Any, requests: list[list[dict]], cfg: TeacherConfig, seed: int) -> list[str]:
     if not requests:
         return []
-    outs = gen.generate(requests, n=1, temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens,
-                        seed=seed, progress=False)  # fmt: skip
+    sampling = Sampling(temperature=cfg.temperature, max_new_tokens=cfg.max_new_tokens, seed=seed)
+    outs = gen.generate(requests, sampling, progress=False)
     return [o[0] if o else "" for o in outs]
 
 
