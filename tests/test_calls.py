@@ -341,3 +341,11 @@ def test_package_source_has_no_eval_or_exec():
         for node in ast.walk(tree):
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
                 assert node.func.id not in {"eval", "exec", "__import__"}, f"{path.name}:{node.lineno}"
+
+
+@pytest.mark.parametrize("value", ["<think>", "</think>", "a </think> b"])
+def test_reasoning_tag_inside_a_string_argument_is_data(value):
+    calls = [ToolCall("A", {"A": value})]
+    assert parse_calls("Sure:\n" + render_calls(calls) + "\nDone.") == calls
+    # a real reasoning block is still dropped
+    assert parse_calls('<think>maybe [f(a=1)]</think> [g(b="x")]') == [ToolCall("g", {"b": "x"})]

@@ -57,3 +57,19 @@ def test_trim_completion():
     assert trim_completion("[f(a=1)] more", None, stop_at_call_end=True) == "[f(a=1)]"
     assert trim_completion("[f(a=1)] more", None) == "[f(a=1)] more"
     assert trim_completion("abc STOP def X", ["X", "STOP"]) == "abc "
+
+
+def test_fake_hands_unscripted_requests_to_its_fallback():
+    real = FakeGenerator(lambda m, k: f"real-{m[-1]['content']}-{k}")
+    gen = FakeGenerator(lambda m, k, s: None if m[-1]["content"] == "b" else f"fake-{s.n}", fallback=real)
+    a, b = [{"role": "user", "content": "a"}], [{"role": "user", "content": "b"}]
+    assert gen.generate([a, b, a], Sampling(n=2)) == [
+        ["fake-2", "fake-2"],
+        ["real-b-0", "real-b-1"],
+        ["fake-2", "fake-2"],
+    ]
+    assert [len(c["requests"]) for c in real.calls] == [1], (
+        "one batched call with only the unscripted request"
+    )
+    with pytest.raises(TypeError):  # without a fallback, None is a broken script
+        FakeGenerator(lambda m: None).generate([a])

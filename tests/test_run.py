@@ -1,8 +1,8 @@
 """End-to-end `toolace run` on tiny-random: stages, round files, report, and resume after a failure or a kill.
 
-The rounds' tool/invocation sampling goes through `Ctx.round_generator`; the in-process tests replace it by
-a scripted generator (a random tiny model never writes a valid tool list, so its rounds would stop at the
-tool step), while training and BFCL evaluation run the real tiny-random model. The subprocess test kills a
+The in-process tests pass `run` a `make_generator` whose generator scripts the rounds' tool and invocation
+sampling (a random tiny model never writes a valid tool list, so its rounds would stop at the tool step) and
+hands every other request (BFCL evaluation) to the real tiny-random model; training is real too. The subprocess test kills a
 real process (SIGKILL) in the middle of bootstrap training and resumes it.
 """
 
@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from faults import FailAt, InjectedFailure
 from open_toolace.config import ConfigError, load_config
 from open_toolace.data.records import make_example
+from open_toolace.generation import make_generator
+from open_toolace.generation.fake import FakeGenerator
 from open_toolace.io import read_json, read_jsonl, write_jsonl
-from open_toolace.pipeline import stages
-from open_toolace.pipeline.stages import InjectedFailure
-from open_toolace.run import RunConfig, run
+from open_toolace.pipeline.run import RunConfig, run
 
 TOOLS = {
     "get_weather": {
@@ -84,23 +85,26 @@ def write_data(d: Path) -> tuple[Path, Path]:
     return d / "seed.jsonl", d / "queries.jsonl"
 
 
-class Scripted:
-    """Round sampler: tools for weather queries; invocations that mostly agree, some malformed."""
+def round_script(messages, k, sampling):
+    """Round sampler: tools for weather queries; invocations that mostly agree, some malformed. Requests that
+    are not a round's (BFCL items) return None: the real model answers them."""
+    text = messages[-1]["content"]
+    if "How warm is it" not in text and "API designer" not in messages[0]["content"]:
+        return None
+    city = next((c for c in CITIES if c in text), "Paris")
+    if "API designer" in messages[0]["content"]:  # tool generation
+        return (
+            json.dumps([TOOLS["get_weather"], TOOLS["find_recipe"]])
+            if city != "Lima"
+            else "Sure! here: [{broken"
+        )
+    if city == "Oslo":  # a hallucinated tool wins the vote: the rule filter drops it
+        return f'[get_forecast(city="{city}")]'
+    return f'[get_weather(city="{city}")]' if k < sampling.n - 1 else "[get_weather(city="
 
-    def generate(self, requests, sampling, progress=True):
-        n = sampling.n
-        out = []
-        for req in requests:
-            text = req[-1]["content"]
-            city = next((c for c in CITIES if c in text), "Paris")
-            if "API designer" in req[0]["content"]:  # tool generation
-                good = json.dumps([TOOLS["get_weather"], TOOLS["find_recipe"]])
-                out.append([good if city != "Lima" else "Sure! here: [{broken"] * n)
-            elif city == "Oslo":  # a hallucinated tool wins the vote: the rule filter drops it
-                out.append([f'[get_forecast(city="{city}")]'] * n)
-            else:
-                out.append([f'[get_weather(city="{city}")]'] * (n - 1) + ["[get_weather(city="])
-        return out
+
+def scripted(backend, model, adapter=None, **kw):
+    return FakeGenerator(round_script, fallback=make_generator(backend, model, adapter=adapter, **kw))
 
 
 def tiny_cfg(tmp: Path, seed_file: Path, queries: Path, *extra: str) -> RunConfig:
@@ -128,11 +132,6 @@ def one_thread():
     torch.set_num_threads(n)
 
 
-@pytest.fixture()
-def scripted_rounds(monkeypatch):
-    monkeypatch.setattr(stages.Ctx, "round_generator", lambda self, adapter: Scripted())
-
-
 def artifacts(run_dir: Path) -> dict[str, object]:
     """What must not differ between an interrupted-and-resumed run and an uninterrupted one."""
     out: dict[str, object] = {}
@@ -152,10 +151,10 @@ def artifacts(run_dir: Path) -> dict[str, object]:
     return out
 
 
-def test_run_end_to_end_then_resume_after_injected_failures(tmp_path, scripted_rounds, monkeypatch):
+def test_run_end_to_end_then_resume_after_injected_failures(tmp_path):
     seed_file, queries = write_data(tmp_path)
     ref_dir = tmp_path / "ref"
-    scores = run(tiny_cfg(tmp_path, seed_file, queries), ref_dir)
+    scores = run(tiny_cfg(tmp_path, seed_file, queries), run_dir=ref_dir, make_generator=scripted)
     assert set(scores) == {"base", "bootstrap", "r1", "r2"}
     assert all(isinstance(v, float) for v in scores.values())
 
@@ -171,6 +170,7 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path, scripted_r
         "r1.tools",
         "r1.invoke",
         "r1.vote",
+        "r1.rules",
         "r1.triplets",
         "r1.train",
         "eval.r1",
@@ -220,28 +220,26 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path, scripted_r
     run_dir = tmp_path / "resumed"
     cfg = tiny_cfg(tmp_path, seed_file, queries)
     for point in ("bootstrap.train:step1", "r1.tools:before_done", "r1.train:start", "eval.r2:before_done"):
-        monkeypatch.setenv(stages.FAIL_ENV, point)
         with pytest.raises(InjectedFailure):
-            run(cfg, run_dir)
-    monkeypatch.delenv(stages.FAIL_ENV)
-    assert run(cfg, run_dir) == scores
+            run(cfg, run_dir=run_dir, make_generator=scripted, hooks=FailAt.parse(point))
+    assert run(cfg, run_dir=run_dir, make_generator=scripted) == scores
     assert artifacts(run_dir) == artifacts(ref_dir)
     boot = read_json(run_dir / "bootstrap/adapter/train_metrics.json")
     assert boot["resumed_from"] and boot["resumed_from"].endswith("checkpoint-1"), "training resumed"
 
     # A finished run is not redone; a different config is refused (more rounds are allowed: see below).
     before = read_json(run_dir / "manifest.json")
-    run(cfg, run_dir)
+    run(cfg, run_dir=run_dir, make_generator=scripted)
     assert read_json(run_dir / "manifest.json") == before
     with pytest.raises(ConfigError, match="evolve.k"):
-        run(tiny_cfg(tmp_path, seed_file, queries, "evolve.k=4"), run_dir)
+        run(tiny_cfg(tmp_path, seed_file, queries, "evolve.k=4"), run_dir=run_dir)
 
 
 def test_round_without_survivors_keeps_the_adapter(tmp_path, monkeypatch):
     """A model that never writes a tool list: rounds record the rejections, skip training, keep scores."""
     seed_file, queries = write_data(tmp_path)
     cfg = tiny_cfg(tmp_path, seed_file, queries, "evolve.rounds=1", "eval.base=false")
-    scores = run(cfg, tmp_path / "run")
+    scores = run(cfg, run_dir=tmp_path / "run")
     d = tmp_path / "run"
     man = read_json(d / "manifest.json")["stages"]
     assert man["r1.train"]["skipped"] == "no_training_data"
@@ -255,28 +253,45 @@ def test_round_without_survivors_keeps_the_adapter(tmp_path, monkeypatch):
 @pytest.mark.slow  # two fresh interpreters importing torch + bfcl-eval: ~50 s; the in-process test covers resume
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL")
 def test_cli_killed_mid_training_resumes(tmp_path):
-    """`toolace run` SIGKILLed right after a training checkpoint; the same command finishes the run."""
+    """A run SIGKILLed right after a training checkpoint; `toolace run` with the same config finishes it."""
     seed_file, queries = write_data(tmp_path)
+    overrides = [
+        f"seed_data.source={seed_file}",
+        f"seed_data.queries={queries}",
+        "evolve.rounds=0",
+        "eval.base=false",
+    ]
+    out = str(tmp_path / "cli")
     args = [
         sys.executable,
         "-m",
         "open_toolace.cli",
         "run",
         "configs/run_tiny.yaml",
-        f"seed_data.source={seed_file}",
-        f"seed_data.queries={queries}",
-        "evolve.rounds=0",
-        "eval.base=false",
+        *overrides,
         "--out",
-        str(tmp_path / "cli"),
+        out,
     ]
     repo = Path(__file__).resolve().parents[1]
-    env = {**os.environ, stages.FAIL_ENV: "bootstrap.train:step1:kill", "OMP_NUM_THREADS": "1"}
-    first = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
+    killed = (  # the same run in a process of its own, with a hook that SIGKILLs it after checkpoint 1
+        "import json, sys; sys.path.insert(0, sys.argv[1]); from faults import FailAt\n"
+        "from open_toolace.config import load_config\n"
+        "from open_toolace.pipeline.run import RunConfig, run\n"
+        "cfg = load_config(RunConfig, 'configs/run_tiny.yaml', json.loads(sys.argv[2]))\n"
+        "run(cfg, run_dir=sys.argv[3], hooks=FailAt.parse('bootstrap.train:step1:kill'))\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    first = subprocess.run(
+        [sys.executable, "-c", killed, str(Path(__file__).parent), json.dumps(overrides), out],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert first.returncode == -9, first.stderr[-2000:]
     assert list((tmp_path / "cli/bootstrap/adapter").glob("checkpoint-1"))
     assert not (tmp_path / "cli/bootstrap/adapter/train_metrics.json").exists()
-    env.pop(stages.FAIL_ENV)
     second = subprocess.run(args, cwd=repo, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "BFCL overall: bootstrap" in second.stdout
@@ -295,7 +310,7 @@ def test_cli_killed_mid_training_resumes(tmp_path):
 
 def test_check_resume_allows_only_resume_free_changes(tmp_path):
     from open_toolace.config import save_config
-    from open_toolace.run import check_resume
+    from open_toolace.pipeline.run import check_resume
 
     cfg = load_config(RunConfig, None, ["model=tiny-random"])
     save_config(cfg, tmp_path / "config.yaml")

@@ -14,7 +14,7 @@ from open_toolace.checks import check_calls
 from open_toolace.data.records import example_user_text, validate_example
 from open_toolace.synth.apis import OPS, build_pool
 from open_toolace.synth.contamination import bfcl_index
-from open_toolace.synth.pipeline import HELD_OUT, SynthConfig, run_synthesis, synthesize, synthesize_offline
+from open_toolace.synth.seed import HELD_OUT, SynthConfig, run_synthesis, synthesize, synthesize_offline
 from open_toolace.synth.stats import type_coverage
 from open_toolace.synth.tree import load_tree, split_domains
 from open_toolace.synth.unlabeled import synthesize_queries
@@ -151,7 +151,7 @@ def test_seed_and_query_texts_disjoint(big, queries):
 
 def test_pipeline_drops_and_counts_contaminated(monkeypatch):
     """The pipeline runs the contamination check: with an index built from its own queries, it must drop them."""
-    import open_toolace.synth.pipeline as pl
+    import open_toolace.synth.seed as pl
     from open_toolace.synth.contamination import ContaminationIndex
 
     clean = synthesize(SynthConfig(n=40, progress=False, contamination=False))

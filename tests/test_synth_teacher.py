@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from open_toolace.synth.complexity import completion_nll, complexity_filter
-from open_toolace.synth.pipeline import ComplexityConfig, SynthConfig, run_synthesis, synthesize
+from open_toolace.synth.seed import ComplexityConfig, SynthConfig, run_synthesis, synthesize
 from open_toolace.synth.teacher import TeacherConfig, extract_json
 from open_toolace.synth.verify import verify_example
 
@@ -189,7 +189,7 @@ def test_teacher_unreachable_server_is_a_clear_failure():
 
     gen = teacher.make_teacher(cfg.teacher)
     gen.max_retries, gen.backoff = 0, 0.0
-    from open_toolace.synth.pipeline import synthesize_result
+    from open_toolace.synth.seed import synthesize_result
 
     res = synthesize_result(cfg, gen)  # every request fails -> empty answers -> recorded rejects, no crash
     assert res.examples == [] and Counter(r["reason"] for r in res.rejects)["bad_json"] == 1

@@ -10,7 +10,7 @@ import pytest
 from open_toolace.data.records import make_example
 from open_toolace.formats import ToolCall, parse_calls, render_calls
 from open_toolace.formats.tools import Tool
-from open_toolace.tasks import (
+from open_toolace.training.tasks import (
     NO_CALL,
     TaskMixConfig,
     build_adaption,
@@ -188,7 +188,6 @@ def test_tool_generation_lists_the_example_tools():
 
 def test_mixture_ratios_caps_dedupe_and_report():
     exs = examples() + [dict(examples()[2], id="c2")]  # a duplicate of c under another id
-    report: dict = {}
     cfg = TaskMixConfig(
         distractors_min=0,
         distractors_max=0,
@@ -199,7 +198,7 @@ def test_mixture_ratios_caps_dedupe_and_report():
         invocation_ratio=1.0,
         seed=0,
     )
-    mix = build_mixture(exs, cfg, report=report)
+    mix, report = build_mixture(exs, cfg)
     assert report["tasks"]["invocation"] == {"built": 6, "unique": 5, "kept": 5}  # c2 deduped
     assert report["tasks"]["tool_generation"]["kept"] == 2
     assert report["tasks"]["adaption"] == {"built": 4, "unique": 4, "kept": 8}
@@ -207,8 +206,8 @@ def test_mixture_ratios_caps_dedupe_and_report():
     assert len({s["id"] for s in mix}) == len(mix)  # repeats get distinct ids
     assert report["no_call"] == 1 and report["total"] == 15
     assert set(mix[0]) == {"prompt", "completion", "task", "id"}
-    assert build_mixture(exs, cfg) == mix  # deterministic
-    assert task_counts(build_mixture(exs, TaskMixConfig(adaption_ratio=0.0))).get("adaption") is None
+    assert build_mixture(exs, cfg) == (mix, report)  # deterministic
+    assert task_counts(build_mixture(exs, TaskMixConfig(adaption_ratio=0.0))[0]).get("adaption") is None
     assert len(dedupe(mix + mix)) == len(dedupe(mix))
 
 
@@ -220,7 +219,7 @@ def test_mixture_makes_names_identifiers():
         [{"name": "Market Trends API", "arguments": {"symbol": "AAPL"}}],
         source="t",
     )
-    mix = build_mixture([ex], TaskMixConfig(abstention_share=0, distractors_max=0))
+    mix, _ = build_mixture([ex], TaskMixConfig(abstention_share=0, distractors_max=0))
     inv = next(s for s in mix if s["task"] == "invocation")
     assert inv["completion"][0]["content"] == '[Market_Trends_API(symbol="AAPL")]'
     assert "Market_Trends_API" in inv["prompt"][0]["content"]
@@ -278,10 +277,7 @@ def test_source_cap_limits_examples_per_source():
         for src, n in (("big", 10), ("small", 2))
         for i in range(n)
     ]
-    report: dict = {}
-    mix = build_mixture(
-        exs, TaskMixConfig(source_cap=3, abstention_share=0, distractors_max=0), report=report
-    )
+    mix, report = build_mixture(exs, TaskMixConfig(source_cap=3, abstention_share=0, distractors_max=0))
     assert report["examples_by_source"] == {"big": 3, "small": 2}
     assert task_counts(mix)["invocation"] == 5
     assert task_counts(mix)["adaption"] == 1  # adaption still sees every tool

@@ -51,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from open_toolace.config import ConfigError, load_config
-    from open_toolace.run import RunConfig, run
+    from open_toolace.pipeline.run import RunConfig, run
 
     try:
         cfg = load_config(RunConfig, args.config, args.overrides)
@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     try:
-        scores = run(cfg, args.out)
+        scores = run(cfg, run_dir=args.out)
     except ConfigError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -71,7 +71,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from open_toolace.report_run import write_run_report
+    from open_toolace.pipeline.report import write_run_report
 
     try:
         path = write_run_report(args.run_dir)

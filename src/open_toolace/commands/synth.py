@@ -44,7 +44,7 @@ def _print_stats(stats: dict, as_json: bool) -> None:
 def cmd_synth(args: argparse.Namespace) -> int:
     from open_toolace.config import ConfigError, load_config
     from open_toolace.generation.openai import GenerationError
-    from open_toolace.synth.pipeline import SynthConfig
+    from open_toolace.synth.seed import SynthConfig
     from open_toolace.synth.tree import TreeError
 
     overrides = list(args.overrides) + ([f"n={args.n}"] if args.n is not None else [])
@@ -57,7 +57,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
         elif args.synth_command == "apis":
             stats = _write_apis(cfg, args.out)
         else:
-            from open_toolace.synth.pipeline import run_synthesis
+            from open_toolace.synth.seed import run_synthesis
 
             stats = run_synthesis(cfg, args.out, force=args.force)
     except (

@@ -19,8 +19,8 @@ from pathlib import Path
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from open_toolace.config import help_text
-    from open_toolace.tasks import TaskMixConfig
     from open_toolace.training.config import TrainConfig
+    from open_toolace.training.tasks import TaskMixConfig
 
     p = subparsers.add_parser(
         "train",
@@ -71,50 +71,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.set_defaults(func=cmd_export)
 
 
-def load_tool_docs(path: str | Path) -> list:
-    """Tool definitions from a JSON/JSONL file (Seal-Tools, OpenAI, BFCL, xLAM shapes); errors name the line."""
-    from open_toolace.data.records import is_reject
-    from open_toolace.data.sources import iter_records
-    from open_toolace.formats.tools import ToolFormatError, parse_tool
-    from open_toolace.io import DataFileError
-
-    tools = []
-    for item in iter_records(path):
-        if isinstance(item, dict) and is_reject(item):
-            raise DataFileError(f"{path}:{item.get('line')}: {item.get('reason')} {item.get('detail', '')}")
-        line, _, rec = item
-        try:
-            tools.append(parse_tool(rec))
-        except ToolFormatError as err:
-            raise DataFileError(f"{path}:{line}: not a tool definition: {err}") from None
-    return tools
-
-
-def _is_tool_file(path: str) -> bool:
-    from open_toolace.data.sources import sniff_record
-    from open_toolace.formats.tools import ToolFormatError, parse_tool
-
-    rec = sniff_record(path)
-    try:
-        parse_tool(rec)
-    except (ToolFormatError, TypeError, ValueError):
-        return False
-    return isinstance(rec, dict) and not (
-        {"messages", "conversations", "query", "question", "instruction"} & set(rec)
-    )
-
-
 def cmd_build(args: argparse.Namespace) -> int:
     from open_toolace.config import ConfigError, load_config, save_config
     from open_toolace.data.adapters import load_examples
+    from open_toolace.data.tool_docs import is_tool_file, load_tool_docs
     from open_toolace.io import DataFileError, write_jsonl
-    from open_toolace.tasks import TaskMixConfig, build_mixture
+    from open_toolace.training.tasks import TaskMixConfig, build_mixture
 
     try:
         cfg = load_config(TaskMixConfig, args.mix_config, args.mix_overrides)
         examples, tools = [], []
         for path in args.data:
-            if _is_tool_file(path):
+            if is_tool_file(path):
                 tools += load_tool_docs(path)
                 print(f"{path}: tool documents ({len(tools)} so far)")
                 continue
@@ -127,8 +95,7 @@ def cmd_build(args: argparse.Namespace) -> int:
     except (ConfigError, DataFileError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    report: dict = {}
-    samples = build_mixture(examples, cfg, tools=tools, report=report)
+    samples, report = build_mixture(examples, cfg, tools=tools)
     out = Path(args.build_out)
     write_jsonl(out, samples)
     save_config(cfg, out.with_suffix(".config.yaml"))

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from open_toolace import tasks as T
 from open_toolace.checks import check_calls
 from open_toolace.data.records import example_query
 from open_toolace.evolve.common import Item, Rejection, reject
 from open_toolace.formats import CallParseError, ToolCall, canonical_calls, parse_calls
 from open_toolace.formats.tools import Tool
+from open_toolace.training import tasks as T
 
 # ----------------------------------------------------------------------------- vote
 

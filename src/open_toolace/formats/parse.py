@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import ast
+import json
 import re
 from typing import Any
 
@@ -73,7 +74,20 @@ def _parse_calls(text: str) -> list[ToolCall]:
             return _parse_payload(whole)
         except CallParseError:
             pass
-    text = _SPECIAL.sub("", _drop_reasoning(text)).strip()
+    if "think>" in text:
+        # A reasoning tag inside a string argument is data, not a tag: read the text without dropping
+        # reasoning too, and keep that reading when a call's values hold the tag.
+        try:
+            whole_calls = _parse_text(text)
+        except CallParseError:
+            whole_calls = []
+        if any("think>" in json.dumps(c.arguments, ensure_ascii=False, default=str) for c in whole_calls):
+            return whole_calls
+    return _parse_text(_drop_reasoning(text))
+
+
+def _parse_text(text: str) -> list[ToolCall]:
+    text = _SPECIAL.sub("", text).strip()
     if not text:
         return []
     tags = list(_TAG.finditer(text))

@@ -16,8 +16,8 @@ from typing import Any
 
 from open_toolace.generation import Sampling
 from open_toolace.models import DEFAULT_MODEL
-from open_toolace.tasks import TaskMixConfig
 from open_toolace.training.config import TrainConfig
+from open_toolace.training.tasks import TaskMixConfig
 
 
 def _round_train() -> TrainConfig:

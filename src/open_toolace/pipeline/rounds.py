@@ -4,6 +4,7 @@ rounds/r<r>/queries.jsonl       a fresh slice of the unlabeled pool (disjoint fr
            tools.jsonl          queries with their generated candidate tools
            invocations.jsonl    + k sampled invocations each
            votes.jsonl          one vote record per item (agreement, winner, answer counts)
+           voted.jsonl          items whose vote has a winner (+ vote_rejects.jsonl: those without)
            kept.jsonl           voted items that passed the rule checker: the round's new labels
            rejects.jsonl        every item lost on the way, with its step and reason
            triplets.jsonl       the round's training samples (tool generation + invocation)
@@ -21,16 +22,19 @@ from typing import Any
 
 from open_toolace import evolve
 from open_toolace.io import atomic_write_json, read_json, read_jsonl, write_jsonl
-from open_toolace.pipeline.stages import Ctx, console, eval_scores, headline, train_adapter
+from open_toolace.pipeline.bootstrap import train_adapter
+from open_toolace.pipeline.config import RunConfig
+from open_toolace.pipeline.eval import eval_stage, headline
+from open_toolace.pipeline.manifest import Ctx, console
 
 
-def _gen_seed(ctx: Ctx, r: int, step: int) -> int:
-    return ctx.cfg.seed * 1000 + r * 10 + step
+def _gen_seed(cfg: RunConfig, r: int, step: int) -> int:
+    return cfg.seed * 1000 + r * 10 + step
 
 
-def run_round(ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
+def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
     """Round `r` from the adapter `prev_adapter` (run-dir relative); returns the round's adapter."""
-    ev, d, S = ctx.cfg.evolve, f"rounds/r{r}", f"r{r}"
+    ev, d, S = cfg.evolve, f"rounds/r{r}", f"r{r}"
 
     def p(name: str):
         return ctx.path(d, name)
@@ -44,48 +48,52 @@ def run_round(ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
         return {"queries": write_jsonl(p("queries.jsonl"), fresh)}
 
     def tools() -> dict[str, Any]:
-        gen = ctx.round_generator(ctx.path(prev_adapter))
+        gen = ctx.generators.get(ctx.path(prev_adapter))
         kept, rejected = evolve.generate_tools(
             gen,
             read_jsonl(p("queries.jsonl")),
             ev.m,
-            ev.tool_sampling(_gen_seed(ctx, r, 1)),
-            progress=ctx.cfg.progress,
+            ev.tool_sampling(_gen_seed(cfg, r, 1)),
+            progress=cfg.progress,
         )
         write_jsonl(p("tool_rejects.jsonl"), rejected)
         return {"with_tools": write_jsonl(p("tools.jsonl"), kept), "rejected": len(rejected)}
 
     def invoke() -> dict[str, Any]:
-        gen = ctx.round_generator(ctx.path(prev_adapter))
+        gen = ctx.generators.get(ctx.path(prev_adapter))
         sampled = evolve.sample_invocations(
             gen,
             read_jsonl(p("tools.jsonl")),
-            ev.invocation_sampling(_gen_seed(ctx, r, 2)),
-            progress=ctx.cfg.progress,
+            ev.invocation_sampling(_gen_seed(cfg, r, 2)),
+            progress=cfg.progress,
         )
         return {"items": write_jsonl(p("invocations.jsonl"), sampled)}
 
     def vote() -> dict[str, Any]:
-        voted, rej_vote, records = evolve.vote_items(
+        voted, rejected, records = evolve.vote_items(
             read_jsonl(p("invocations.jsonl")), ev.vote_threshold, ev.keep_no_call
         )
-        kept, rej_rules = evolve.rule_filter(voted, ev.grounding)
-        rejected = read_jsonl(p("tool_rejects.jsonl")) + rej_vote + rej_rules
         write_jsonl(p("votes.jsonl"), records)
+        write_jsonl(p("vote_rejects.jsonl"), rejected)
+        return {"voted": write_jsonl(p("voted.jsonl"), voted), "rejected": len(rejected)}
+
+    def rules() -> dict[str, Any]:
+        kept, rej_rules = evolve.rule_filter(read_jsonl(p("voted.jsonl")), ev.grounding)
+        rejected = read_jsonl(p("tool_rejects.jsonl")) + read_jsonl(p("vote_rejects.jsonl")) + rej_rules
         write_jsonl(p("rejects.jsonl"), rejected)
-        return {"kept": write_jsonl(p("kept.jsonl"), kept), "rejected": len(rejected)}
+        return {"kept": write_jsonl(p("kept.jsonl"), kept), "rejected": len(rej_rules)}
 
     def triplets() -> dict[str, Any]:
         kept = read_jsonl(p("kept.jsonl"))
         replay = read_jsonl(ctx.path("bootstrap", "samples.jsonl"))
         share = ev.replay_share if ev.init == "continue" else 0.0
-        samples, report = evolve.build_triplets(kept, replay, share, ev.mix, seed=_gen_seed(ctx, r, 3))
+        samples, report = evolve.build_triplets(kept, replay, share, ev.mix, seed=_gen_seed(cfg, r, 3))
         write_jsonl(p("triplets.jsonl"), [s for s in samples if not s["id"].startswith("replay:")])
         if ev.init == "restart":  # the seed mixture + every round's triplets so far, from the base model
             samples = replay + [
                 s for j in range(1, r + 1) for s in read_jsonl(ctx.path(f"rounds/r{j}", "triplets.jsonl"))
             ]
-            random.Random(_gen_seed(ctx, r, 4)).shuffle(samples)
+            random.Random(_gen_seed(cfg, r, 4)).shuffle(samples)
             report["total"] = len(samples)
         write_jsonl(p("train.jsonl"), samples)
         atomic_write_json(p("triplets_report.json"), report)
@@ -101,11 +109,12 @@ def run_round(ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
         info = train_adapter(
             ctx,
             f"{S}.train",
-            ctx.cfg.bootstrap.train if restart else ev.train,
-            p("train.jsonl"),
-            p("adapter"),
-            None if restart else str(ctx.path(prev_adapter)),
-            ctx.cfg.seed + r,
+            cfg.bootstrap.train if restart else ev.train,
+            model=cfg.model,
+            samples=p("train.jsonl"),
+            out=p("adapter"),
+            init_adapter=None if restart else str(ctx.path(prev_adapter)),
+            seed=cfg.seed + r,
         )
         return {**info, "adapter": f"{d}/adapter"}
 
@@ -113,6 +122,7 @@ def run_round(ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
     ctx.stage(f"{S}.tools", tools)
     ctx.stage(f"{S}.invoke", invoke)
     ctx.stage(f"{S}.vote", vote)
+    ctx.stage(f"{S}.rules", rules)
     ctx.stage(f"{S}.triplets", triplets)
     adapter = ctx.stage(f"{S}.train", train)["adapter"]
 
@@ -122,7 +132,7 @@ def run_round(ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
             shutil.rmtree(dst, ignore_errors=True)
             shutil.copytree(src, dst)
             return {"overall": headline(read_json(dst / "scores.json")), "same_as": prev_eval}
-        return eval_scores(ctx, S, adapter)
+        return eval_stage(cfg, ctx, S, adapter)
 
     ctx.stage(f"eval.{S}", evaluate)
     ctx.stage(f"{S}.audit", lambda: round_audit(ctx, r, prev_eval))

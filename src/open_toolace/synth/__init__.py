@@ -8,7 +8,7 @@ dual-layer verification, BFCL hygiene and complexity control; offline by default
 CLI: `toolace synth seed|queries|apis`; details in docs/synthesis.md.
 """
 
-from open_toolace.synth.pipeline import ComplexityConfig, SynthConfig, SynthResult, run_synthesis, synthesize
+from open_toolace.synth.seed import ComplexityConfig, SynthConfig, SynthResult, run_synthesis, synthesize
 from open_toolace.synth.teacher import TeacherConfig
 from open_toolace.synth.unlabeled import run_queries, synthesize_queries
 

@@ -352,11 +352,10 @@ def build_mixture(
     cfg: TaskMixConfig | None = None,
     *,
     tools: Iterable[Any] = (),
-    report: dict | None = None,
-) -> list[dict]:
+) -> tuple[list[dict], dict[str, Any]]:
     """All three tasks from `examples` (+ extra tool docs for adaption and the distractor pool), mixed by cfg.
 
-    `report`, when given, is filled with per-task counts (built, after dedupe, kept) and skip reasons.
+    Returns `(samples, report)`; the report holds per-task counts (built, after dedupe, kept) and skip reasons.
     """
     cfg = cfg or TaskMixConfig()
     examples = list(examples)
@@ -386,19 +385,18 @@ def build_mixture(
         mix += kept
     if cfg.shuffle:
         random.Random(f"mix:{cfg.seed}").shuffle(mix)
-    if report is not None:
-        report.update(
-            examples=len(examples),
-            examples_by_source=dict(sorted(Counter(_source(ex) for ex in labeled).items())),
-            tool_pool=len(pool),
-            tasks=counts,
-            no_call=sum(
-                1 for s in mix if s["task"] == "invocation" and s["completion"][0]["content"] == NO_CALL
-            ),
-            skipped=dict(sorted(skipped.items())),
-            total=len(mix),
-        )
-    return mix
+    report = {
+        "examples": len(examples),
+        "examples_by_source": dict(sorted(Counter(_source(ex) for ex in labeled).items())),
+        "tool_pool": len(pool),
+        "tasks": counts,
+        "no_call": sum(
+            1 for s in mix if s["task"] == "invocation" and s["completion"][0]["content"] == NO_CALL
+        ),
+        "skipped": dict(sorted(skipped.items())),
+        "total": len(mix),
+    }
+    return mix, report
 
 
 def task_counts(samples: Iterable[dict]) -> dict[str, int]:
