@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from open_toolace.formats.render import render_calls
 from open_toolace.formats.tools import tool_record
 
 Message = dict[str, str]
@@ -161,12 +162,7 @@ def render_refinement(
 ) -> list[Message]:
     """`previous_calls`: the earlier answer, as text or a list of ToolCall (rendered pythonic)."""
     p = (prompts or PROMPTS)["refinement"]
-    if isinstance(previous_calls, str):
-        previous = previous_calls
-    else:
-        from open_toolace.formats import render_calls
-
-        previous = render_calls(list(previous_calls))
+    previous = previous_calls if isinstance(previous_calls, str) else render_calls(list(previous_calls))
     msgs = _with_system(fill(p["system"], functions=format_tools(tools)), messages)
     if msgs[-1]["role"] == "user":
         msgs[-1]["content"] = fill(p["user"], last=msgs[-1]["content"], previous=previous)

@@ -17,8 +17,8 @@ Format (JSONL, one record a line — BFCL's own `.json` files are JSONL — or o
 - A record that cannot be used (no id, duplicate id, no user turn, bad function doc, answer naming a function
   that is not offered, ...) is rejected with its line and reason, never silently dropped.
 
-`item_from_example` turns an internal example record (tools + reference calls) into the same item, so the
-self-evolution vote and refinement score with the same scorer.
+`item_from_example` turns an internal example record (tools + reference calls) into the same item, so a
+held-out set of internal records is scored by the same official checker as BFCL.
 """
 
 from __future__ import annotations

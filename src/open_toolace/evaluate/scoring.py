@@ -21,8 +21,9 @@ cannot read the text (e.g. a JSON call) `parse_calls` is tried before giving up.
     from open_toolace.evaluate.scoring import score_bfcl
     score_bfcl('[calc_area(base=10, height=5)]', item)   # -> {"valid": True, "error_type": None, ...}
 
-The same function scores self-evolution votes and refinement (`item` can be built from an example record
-with `open_toolace.evaluate.dataset.item_from_example`).
+It scores evaluation only: BFCL items, and any dataset in BFCL's format (`item` can be built from an
+example record with `open_toolace.evaluate.dataset.item_from_example`). A round's vote compares answers by
+`formats.render.canonical_calls` and checks them with `checks.check_calls`.
 """
 
 from __future__ import annotations

@@ -161,7 +161,7 @@ def build_triplets(
     seed: int = 0,
 ) -> tuple[list[dict], dict[str, Any]]:
     """Training samples from the round's verified items: (query -> tools) tool-generation samples and
-    (query + tools [+ distractors] -> calls) invocation samples, via `open_toolace.tasks`, plus replay.
+    (query + tools [+ distractors] -> calls) invocation samples, via `open_toolace.training.tasks`, plus replay.
 
     `mix` is a `tasks.TaskMixConfig` (distractors, abstention share, max tools; its seed is replaced by
     `seed`). `replay` is a list of already-built training samples (the bootstrap mixture);

@@ -134,28 +134,27 @@ def tool_from_bfcl(obj: dict) -> Tool:
     return tool_from_openai(obj)
 
 
-@_depth_guard
-def tool_from_xlam(obj: dict) -> Tool:
-    """xLAM/ToolRL: ``{"name", "description", "parameters": {"p": {"type": "str, optional", "default": ...}}}``."""
+def _tool_from_param_doc(obj: dict, kind: str, name_key: str, description_key: str) -> Tool:
+    """A tool whose parameters are a ``{p: {type, description, ...}}`` doc (not JSON Schema)."""
     if not isinstance(obj, dict):
-        raise ToolFormatError(f"xLAM tool must be a JSON object, found {show(obj)}")
-    name = check_name(obj.get("name"), "name", obj)
+        raise ToolFormatError(f"{kind} tool must be a JSON object, found {show(obj)}")
+    name = check_name(obj.get(name_key), name_key, obj)
     params = params_from_doc(
         obj.get("parameters"), f"tool {name!r} parameters", obj.get("required"), "no_default"
     )
-    return Tool(name, check_description(obj.get("description"), name), params)
+    return Tool(name, check_description(obj.get(description_key), name), params)
+
+
+@_depth_guard
+def tool_from_xlam(obj: dict) -> Tool:
+    """xLAM/ToolRL: ``{"name", "description", "parameters": {"p": {"type": "str, optional", "default": ...}}}``."""
+    return _tool_from_param_doc(obj, "xLAM", "name", "description")
 
 
 @_depth_guard
 def tool_from_sealtools(obj: dict) -> Tool:
     """Seal-Tools: ``{"api_name", "api_description", "parameters": {p: {type, description}}, "required": [...]}``."""
-    if not isinstance(obj, dict):
-        raise ToolFormatError(f"Seal-Tools tool must be a JSON object, found {show(obj)}")
-    name = check_name(obj.get("api_name"), "api_name", obj)
-    params = params_from_doc(
-        obj.get("parameters"), f"tool {name!r} parameters", obj.get("required"), "no_default"
-    )
-    return Tool(name, check_description(obj.get("api_description"), name), params)
+    return _tool_from_param_doc(obj, "Seal-Tools", "api_name", "api_description")
 
 
 @_depth_guard

@@ -4,7 +4,7 @@ network, deterministic under `seed`); `mode: teacher` runs the same stages throu
 
     toolace synth seed --config configs/synth.yaml --out data/seed.jsonl n=6000
     # python
-    from open_toolace.synth.pipeline import SynthConfig, synthesize
+    from open_toolace.synth.seed import SynthConfig, synthesize
     examples = synthesize(SynthConfig(n=500))
 
 Next to OUT it writes OUT_STEM.rejects.jsonl (every dropped sample with its reasons), .stats.json
