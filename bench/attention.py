@@ -22,6 +22,7 @@ import torch
 from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from open_toolace.generation.cpu_attention import cpu_decode_attention
+from open_toolace.hardware import machine_info
 from open_toolace.io import atomic_write_json
 
 RESULTS = Path(__file__).resolve().parent / "results" / "attention.json"
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "heads": heads,
         "kv_heads": kv_heads,
         "head_dim": dim,
-        "torch_threads": torch.get_num_threads(),
+        "machine": machine_info(),
         "results": rows,
         "command": "python bench/attention.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }

@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from open_toolace.evaluate.bfcl import GROUPS
+from open_toolace.hardware import machine_info
 
 CATEGORIES = GROUPS["non_live_ast"] + GROUPS["live_ast"]  # every category with ground-truth calls
 
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         "speedups": {k: round(v, 2) for k, v in speedups.items()},
         "meta_verdicts_agree": agree,
         "python": sys.version.split()[0],
-        "machine": platform.platform(),
+        "machine": {**machine_info(), "platform": platform.platform()},
     }
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(out, indent=2) + "\n")

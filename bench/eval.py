@@ -19,13 +19,13 @@ Prints a table and writes bench/results/eval.json (the run directory goes to --o
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import sys
 import time
 from pathlib import Path
 
 from open_toolace.generation import Sampling
+from open_toolace.hardware import machine_info, resolve_dtype
 
 TARGET_SECONDS = 15 * 60
 
@@ -43,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--dtype",
         default="auto",
-        help="weights dtype of the hf backend; bfloat16 is 1.75x fp32 on CPUs with AVX512-BF16 "
-        "(bench/generation.py; auto: fp32 on CPU)",
+        help="weights dtype of the hf backend (auto: bfloat16 on CUDA with bf16 or a CPU with native bf16, "
+        "else float32: open_toolace.hardware)",
     )
     ap.add_argument(
         "--naive", type=int, default=16, help="items in the naive-vs-batched comparison (0: skip)"
@@ -74,8 +74,6 @@ def main(argv: list[str] | None = None) -> int:
         return count_prompt_tokens(args)
     if args.levers or args.batch_sizes:
         return time_levers(args)
-
-    import torch
 
     from open_toolace.evaluate import evaluate_bfcl, load_bfcl, resolve_categories
     from open_toolace.evaluate.bfcl import invocation_request
@@ -153,11 +151,7 @@ def main(argv: list[str] | None = None) -> int:
             if "honest_accuracy" in v
         },
         "run_dir": args.out,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(),
-        },
+        "machine": {**machine_info(resolve_dtype(args.dtype, "cpu")), "python": platform.python_version()},
         "command": "python bench/eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -243,7 +237,6 @@ LEVERS = {
 def time_levers(args: argparse.Namespace) -> int:
     """Generation time of the same requests under each LEVERS row, interleaved over --repeats rounds, on one
     model in one process: the ratios are what to read (this machine's absolute speed drifts)."""
-    import torch
 
     from open_toolace.evaluate import load_bfcl, resolve_categories
     from open_toolace.evaluate.bfcl import invocation_request
@@ -296,7 +289,7 @@ def time_levers(args: argparse.Namespace) -> int:
         "window": args.window if args.batch_sizes else None,
         "max_new_tokens": args.max_new_tokens,
         "levers": rows,
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+        "machine": machine_info(resolve_dtype(args.dtype, "cpu")),
         "command": "python bench/eval.py " + " ".join(sys.argv[1:]),
     }
     name = "eval_batch_sizes.json" if args.batch_sizes else "eval_levers.json"

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import sys
 import time
 from pathlib import Path
 
 from open_toolace.generation import Sampling
+from open_toolace.hardware import machine_info, resolve_dtype
 
 # Operation groups: a profile entry belongs to the first group whose name fragment it contains.
 OPS = {
@@ -65,14 +65,12 @@ def group_times(stats: dict, total: float) -> tuple[dict[str, float], dict[str, 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="embedded:smollm2-135m")
-    ap.add_argument("--dtype", default="bfloat16")
+    ap.add_argument("--dtype", default="auto", help="auto: open_toolace.hardware.resolve_dtype")
     ap.add_argument("--categories", default="non_live")
     ap.add_argument("--window", type=int, default=128, help="requests in the profiled batch")
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--json", default="bench/results/eval_profile.json")
     args = ap.parse_args(argv)
-
-    import torch
 
     from open_toolace.evaluate import load_bfcl, resolve_categories
     from open_toolace.evaluate.bfcl import invocation_request
@@ -109,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
         "stages_seconds": {k: round(v, 1) for k, v in stages.items()},
         "operations_seconds": {k: round(v, 1) for k, v in ops.items()},
         "kernel_share": round(kernel_share, 3),
-        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()},
+        "machine": machine_info(resolve_dtype(args.dtype, "cpu")),
         "command": "python bench/eval_profile.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": time.strftime("%Y-%m-%d"),
     }

@@ -28,6 +28,7 @@ import torch
 
 from open_toolace.generation import Sampling
 from open_toolace.generation.hf import HFGenerator, StopOnText
+from open_toolace.hardware import machine_info
 from open_toolace.io import atomic_write_json
 from open_toolace.models import DEFAULT_MODEL, load_model
 from open_toolace.prompts import apply_chat_template, render_invocation
@@ -182,8 +183,7 @@ def main() -> None:
             "quick": args.quick,
         },
         "machine": {
-            "cpu_count": __import__("os").cpu_count(),
-            "torch_threads": torch.get_num_threads(),
+            **machine_info("float32" + (f" and {args.dtype}" if args.dtype else "")),
             "platform": platform.platform(),
             "torch": torch.__version__,
             "loadavg_at_end": list(__import__("os").getloadavg()),

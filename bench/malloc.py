@@ -20,6 +20,7 @@ import sys
 import time
 
 from open_toolace.generation import Sampling
+from open_toolace.hardware import machine_info, resolve_dtype
 
 MODES = ("default", "keep_freed_memory")
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rounds", type=int, default=2, help="rounds of (A, B) processes, order alternating")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--max-new-tokens", type=int, default=128)
-    ap.add_argument("--dtype", default="bfloat16")
+    ap.add_argument("--dtype", default="auto", help="auto: open_toolace.hardware.resolve_dtype")
     ap.add_argument("--json", default="bench/results/malloc.json")
     ap.add_argument("--worker", choices=MODES, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -88,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "best_wall_s": best,
         "speedup": round(best["default"] / best["keep_freed_memory"], 3),
         "command": "python bench/malloc.py " + " ".join(passed),
+        "machine": machine_info(resolve_dtype(args.dtype, "cpu")),
     }
     from open_toolace.io import atomic_write_json
 

@@ -24,6 +24,8 @@ import sys
 import time
 from pathlib import Path
 
+from open_toolace.hardware import machine_info
+
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "train.json"
 
@@ -248,7 +250,7 @@ def main() -> int:
         "max_length": args.max_length,
         "repeats": args.repeats,
         "samples": len(samples),
-        "cpu_count": os.cpu_count(),
+        "machine": machine_info("float32"),
         "threads": args.threads or None,
         "results": table,
         "target": "ours / trl_default >= 1",

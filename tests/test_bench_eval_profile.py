@@ -60,7 +60,7 @@ def test_operations_are_grouped_by_kernel(bench):
 
 
 def test_stages_of_a_generate_call(bench):
-    model, tok = load_model("tiny-random")
+    model, tok = load_model("tiny-random", dtype="float32")
     gen = HFGenerator(model_obj=model, tokenizer=tok, static_cache=True, tune_malloc=False)
     reqs = [[{"role": "user", "content": "hello " * k}] for k in (2, 6)]
     stats, total = profiled(lambda: gen.generate(reqs, Sampling(max_new_tokens=4), progress=False))

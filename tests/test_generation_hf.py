@@ -27,7 +27,7 @@ def one_thread():
 def model_tok():
     # tiny-random's default init gives near-uniform logits (greedy repeats one token); a wider init makes
     # greedy text vary with the prompt, so "same output" assertions can fail when padding is wrong.
-    model, tok = load_model("tiny-random")
+    model, tok = load_model("tiny-random", dtype="float32")
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for name, p in model.named_parameters():
@@ -239,7 +239,7 @@ def test_sliding_window_models_keep_the_plain_cache():
 
     from open_toolace.generation.kv_cache import full_attention_only
 
-    _, tok = load_model("tiny-random")
+    _, tok = load_model("tiny-random", dtype="float32")
     cfg = Gemma3TextConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
                            num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=8,
                            layer_types=["sliding_attention", "full_attention"])  # fmt: skip
@@ -285,7 +285,7 @@ def test_select_rows_compacts_a_static_cache_in_place():
     from open_toolace.generation import kv_cache
     from open_toolace.models import load_model
 
-    model, _ = load_model("tiny-random")
+    model, _ = load_model("tiny-random", dtype="float32")
     cache = StaticCache(config=model.config, max_cache_len=7)
     layers = len(cache.layers)
     keys = [torch.randn(5, 2, 4, 8) for _ in range(layers)]

@@ -46,7 +46,7 @@ def test_vllm_lora_adapter(tmp_path):
     from open_toolace.generation.vllm import VLLMGenerator
     from open_toolace.models import load_model, resolve_model_path
 
-    base, _ = load_model("tiny-random", device="cpu")
+    base, _ = load_model("tiny-random", dtype="float32", device="cpu")
     peft_model = get_peft_model(
         base, LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     )

@@ -78,7 +78,7 @@ def test_hf_backend_applies_it_on_cpu(monkeypatch):
 
     called = []
     monkeypatch.setattr(hf, "keep_freed_memory", lambda: called.append(1))
-    model, tok = load_model("tiny-random")
+    model, tok = load_model("tiny-random", dtype="float32")
     hf.HFGenerator(model_obj=model, tokenizer=tok, cpu_attention=False, tune_malloc=False)
     assert called == []
     hf.HFGenerator(model_obj=model, tokenizer=tok, cpu_attention=False)

@@ -12,8 +12,8 @@ from open_toolace import models
 
 def test_tiny_random_loads_fast_and_is_seeded():
     t0 = time.perf_counter()
-    m1, tok = models.load_model("tiny-random")
-    m2, _ = models.load_model("tiny-random")
+    m1, tok = models.load_model("tiny-random", dtype="float32")
+    m2, _ = models.load_model("tiny-random", dtype="float32")
     assert time.perf_counter() - t0 < 60  # seconds (tokenizer cached after the first build)
     assert m1.config.num_hidden_layers == 2 and m1.config.hidden_size == 64
     assert m1.config.vocab_size == len(tok)
@@ -23,7 +23,7 @@ def test_tiny_random_loads_fast_and_is_seeded():
 
 
 def test_tiny_random_tokenizer_is_smollm2_chatml():
-    _, tok = models.load_model("tiny-random")
+    _, tok = models.load_model("tiny-random", dtype="float32")
     assert tok.eos_token == "<|im_end|>" and tok.pad_token is not None
     assert tok.padding_side == "left"
     text = tok.apply_chat_template(
@@ -34,7 +34,7 @@ def test_tiny_random_tokenizer_is_smollm2_chatml():
 
 def test_tiny_random_eos_embedding_is_trainable():
     # pad == eos for SmolLM2: eos must not become a frozen zero padding_idx row.
-    m, tok = models.load_model("tiny-random")
+    m, tok = models.load_model("tiny-random", dtype="float32")
     assert m.model.embed_tokens.padding_idx is None
     assert m.model.embed_tokens.weight[tok.eos_token_id].abs().sum() > 0
 
@@ -43,7 +43,7 @@ def test_tiny_random_does_not_touch_global_rng():
     torch.manual_seed(123)
     a = torch.rand(3)
     torch.manual_seed(123)
-    models.load_model("tiny-random")
+    models.load_model("tiny-random", dtype="float32")
     assert torch.equal(torch.rand(3), a)
 
 
@@ -67,20 +67,20 @@ def test_bad_dtype_and_adapter(tmp_path):
     with pytest.raises(ValueError, match="unknown dtype"):
         models.load_model("tiny-random", dtype="int3")
     with pytest.raises(models.ModelNotAvailable, match="not a PEFT adapter"):
-        models.load_model("tiny-random", adapter=str(tmp_path))
+        models.load_model("tiny-random", dtype="float32", adapter=str(tmp_path))
 
 
 def test_lora_adapter_on_tiny_random(tmp_path):
     from peft import LoraConfig, get_peft_model
 
-    base, _ = models.load_model("tiny-random")
+    base, _ = models.load_model("tiny-random", dtype="float32")
     peft_model = get_peft_model(
         base, LoraConfig(r=4, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
     )
     peft_model.save_pretrained(tmp_path / "adapter")
-    m, _ = models.load_model("tiny-random", adapter=str(tmp_path / "adapter"))
+    m, _ = models.load_model("tiny-random", dtype="float32", adapter=str(tmp_path / "adapter"))
     ids = torch.tensor([[1, 2, 3]])
-    plain, _ = models.load_model("tiny-random")
+    plain, _ = models.load_model("tiny-random", dtype="float32")
     with torch.no_grad():
         assert not torch.allclose(m(ids).logits, plain(ids).logits)  # the adapter changes the output
 

@@ -205,6 +205,9 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path):
         "Self-evolution audit",
         "rules: unknown_function 1",
         "first 2 items",
+        "## Machine",
+        "| eval.bootstrap |",
+        "| bootstrap.train |",
     ):
         assert needle in report, needle
 

@@ -305,8 +305,10 @@ def split_adapter(spec: str, adapter: str | None = None) -> tuple[str, str | Non
 def _torch_dtype(dtype: str, device: str):
     import torch
 
-    if dtype == "auto":
-        return torch.bfloat16 if device == "cuda" and torch.cuda.is_bf16_supported() else torch.float32
+    from open_toolace.hardware import resolve_dtype
+
+    if dtype == "auto":  # bf16 only where it is the fast dtype (CUDA with bf16, a CPU with native bf16)
+        dtype = resolve_dtype("auto", device)
     table = {
         "float32": torch.float32,
         "fp32": torch.float32,

@@ -30,6 +30,7 @@ FLAGS = {  # flag -> (EvalConfig field, argparse kwargs)
     "--save-every": ("save_every", {"type": int}),
     "--max-new-tokens": ("max_new_tokens", {"type": int}),
     "--seed": ("seed", {"type": int}),
+    "--threads": ("threads", {"help": "torch threads: auto (default), or a number"}),
 }
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -128,6 +129,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg.model = args.model
         if args.adapter:
             cfg.adapter = args.adapter
+        if cfg.torch_threads is None and "WORLD_SIZE" not in os.environ:
+            cfg.torch_threads = "auto"  # one process: pick for this machine (accelerate sets its own)
         out = train(cfg, args.samples, args.out)
     except (ConfigError, DataFileError, ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -29,6 +29,7 @@ from open_toolace.evaluate.aggregate import compute_scores
 from open_toolace.evaluate.bfcl import invocation_request, load_bfcl, resolve_categories
 from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.generation import Sampling
+from open_toolace.hardware import apply_threads, machine_info
 from open_toolace.io import Manifest, atomic_write_json, write_jsonl
 
 RESULTS = "results.jsonl"
@@ -76,6 +77,9 @@ class EvalConfig:
         default_factory=dict, metadata={"help": "extra make_generator kwargs (base_url, dtype, ...)"}
     )
     fresh: bool = field(default=False, metadata={"help": "discard results already in the run directory"})
+    threads: int | str | None = field(
+        default="auto", metadata={"help": "torch threads: auto (hardware.resolve_threads), a number, or null"}
+    )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
 
@@ -246,6 +250,7 @@ def evaluate_items(
 
     scores = compute_scores(rows, bfcl_groups=bfcl_groups)
     scores.update(meta)
+    scores["machine"] = machine_info(meta.get("dtype"))
     scores["n_items"] = len(rows)
     scores["rejects"] = rejects or []
     scores["timing"] = {
@@ -304,6 +309,12 @@ def evaluate_dataset(
     return evaluate_items(generator, items, out_dir, meta=meta, rejects=rejects, bfcl_groups=False, **kw)
 
 
+def generator_dtype(generator: Any, asked: str | None = None) -> str:
+    """The dtype a generator really runs in (the hf backend says), else what was asked for (or `auto`):
+    recorded with every score, since bf16 and fp32 weights give different greedy outputs."""
+    return getattr(generator, "dtype", None) or asked or "auto"
+
+
 def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
     """The `toolace eval` job: build the generator (unless given), run, save the resolved config."""
     from open_toolace.config import save_config
@@ -320,6 +331,7 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
         raise ValueError(f"unknown benchmark {cfg.benchmark!r} (bfcl; or use --dataset FILE)")
     else:
         resolve_categories(cfg.categories)
+    apply_threads(cfg.threads)
     if generator is None:
         from open_toolace.generation import make_generator
 
@@ -341,7 +353,7 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
             "model": cfg.model,
             "adapter": cfg.adapter,
             "backend": cfg.backend,
-            "dtype": cfg.backend_args.get("dtype", "auto"),
+            "dtype": generator_dtype(generator, cfg.backend_args.get("dtype")),
             "config": asdict(cfg),
         },
     }

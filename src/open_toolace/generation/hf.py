@@ -128,6 +128,9 @@ class HFGenerator:
         elif tokenizer is None:
             raise ValueError("HFGenerator(model_obj=...) also needs tokenizer=")
         self.model, self.tokenizer = model_obj, tokenizer
+        self.dtype = str(next(self.model.parameters()).dtype).removeprefix(
+            "torch."
+        )  # what `auto` resolved to
         self.batch_size, self.max_batch_tokens = batch_size, max_batch_tokens
         self.stop_at_call_end, self.share_prompt_cache = stop_at_call_end, share_prompt_cache
         full = kv_cache.full_attention_only(self.model.config)

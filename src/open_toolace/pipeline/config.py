@@ -171,9 +171,20 @@ class RunConfig:
     seed: int = field(default=0, metadata={"help": "seed of data sampling, generation and training"})
     backend: str = field(default="hf", metadata={"help": "generation backend: hf | vllm"})
     backend_args: dict[str, Any] = field(
-        default_factory=dict, metadata={"help": "extra make_generator kwargs (batch_size, dtype, ...)"}
+        default_factory=dict,
+        metadata={
+            "help": "extra make_generator kwargs (batch_size, dtype, ...); dtype defaults to auto: "
+            "bfloat16 only on CUDA with bf16 or a CPU with native bf16 (open_toolace.hardware)"
+        },
     )
     progress: bool = field(default=True, metadata={"help": "progress bars"})
+    threads: int | str | None = field(
+        default="auto",
+        metadata={
+            "help": "torch threads for the whole run: auto (all cores on a quiet machine, one fewer per "
+            "busy core: open_toolace.hardware.resolve_threads), a number, or null (torch's default)"
+        },
+    )
     seed_data: SeedDataConfig = field(default_factory=SeedDataConfig, metadata={"help": "seed data"})
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig, metadata={"help": "stage 1+2"})
     eval: RunEvalConfig = field(default_factory=RunEvalConfig, metadata={"help": "BFCL evaluation"})
@@ -182,7 +193,7 @@ class RunConfig:
 
 # Settings that may change between a kill and its resume without invalidating finished work.
 RESUME_FREE = (
-    "name", "out_root", "progress", "backend_args", "evolve.rounds",
+    "name", "out_root", "progress", "backend_args", "evolve.rounds", "threads",
     "bootstrap.train.torch_threads", "evolve.train.torch_threads",
     "bootstrap.train.dataloader_num_workers", "evolve.train.dataloader_num_workers",
 )  # fmt: skip

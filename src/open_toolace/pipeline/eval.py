@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from open_toolace.evaluate import evaluate_bfcl
+from open_toolace.evaluate.runner import generator_dtype
 from open_toolace.pipeline.config import RunConfig
 from open_toolace.pipeline.manifest import Ctx
 
@@ -26,7 +27,7 @@ def eval_stage(cfg: RunConfig, ctx: Ctx, name: str, adapter: str | None) -> dict
             "model": cfg.model,
             "adapter": adapter,
             "backend": cfg.backend,
-            "dtype": cfg.backend_args.get("dtype", "auto"),
+            "dtype": generator_dtype(gen, cfg.backend_args.get("dtype")),
         },
     )
     return {"overall": headline(scores), "n_items": scores.get("n_items")}

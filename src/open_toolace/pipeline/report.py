@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from open_toolace.evaluate.report import pct
+from open_toolace.hardware import machine_line
 from open_toolace.io import atomic_write_text, read_json
 
 SUMMARY_ROWS = {  # summary key -> label (evaluate.aggregate's formulas, docs/evaluation.md)
@@ -223,8 +224,34 @@ def render(run_dir: Path) -> str:
         "",
         *timing_table(manifest),
         "",
+        "## Machine",
+        "",
+        "What each stage ran on (a run resumed elsewhere shows more than one machine; compare timings within one):",
+        "",
+        *machine_table(run_dir),
+        "",
     ]
     return "\n".join(lines)
+
+
+def machine_table(run_dir: Path) -> list[str]:
+    """One row per stage that recorded its machine: BFCL runs (scores.json) and trainings (train_metrics)."""
+    rows = []
+    for name, scores in stages_of(run_dir):
+        if scores.get("machine"):
+            rows.append((f"eval.{name}", scores["machine"]))
+    for f in [
+        run_dir / "bootstrap" / "adapter" / "train_metrics.json",
+        *sorted(run_dir.glob("rounds/r*/adapter/train_metrics.json")),
+    ]:
+        if f.exists() and read_json(f).get("machine"):
+            stage = "bootstrap.train" if f.parts[-3] == "bootstrap" else f"{f.parts[-3]}.train"
+            rows.append((stage, read_json(f)["machine"]))
+    if not rows:
+        return ["(no stage recorded its machine)"]
+    return ["| stage | machine (CPU · cores · bf16 · torch threads · dtype) |", "|---|---|"] + [
+        f"| {stage} | {machine_line(m)} |" for stage, m in rows
+    ]
 
 
 def write_run_report(run_dir: str | Path) -> Path:

@@ -21,6 +21,7 @@ import yaml
 
 from open_toolace import generation
 from open_toolace.config import ConfigError, save_config, to_dict
+from open_toolace.hardware import apply_threads, machine_info, machine_line, resolve_dtype
 from open_toolace.io import Manifest
 from open_toolace.pipeline.bootstrap import bootstrap_samples, train_adapter
 from open_toolace.pipeline.config import RESUME_FREE, RunConfig
@@ -53,10 +54,13 @@ def run(
     run_dir.mkdir(parents=True, exist_ok=True)
     check_resume(cfg, run_dir)
     save_config(cfg, run_dir / "config.yaml")
+    threads = apply_threads(cfg.threads)  # once, before any work: `auto` reads the machine's load now
     gens = Generators(make_generator, cfg.backend, cfg.model, dict(cfg.backend_args))
     ctx = Ctx(run_dir, Manifest.open(run_dir), gens, hooks or NoHooks())
     ev = cfg.evolve
     console.rule(f"toolace run · {run_dir} · {cfg.model} · {ev.rounds} round(s)")
+    console.print(f"[dim]{machine_line(machine_info(resolve_dtype(cfg.backend_args.get('dtype'))))} "
+                  f"(generation dtype; torch threads {threads})[/dim]")  # fmt: skip
 
     # Seed data, and one pool of unlabeled queries for every round (grown when rounds are added).
     ctx.stage("seed", lambda: seed_examples(cfg, ctx))

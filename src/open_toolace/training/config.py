@@ -11,21 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from open_toolace.hardware import bf16_is_fast
 from open_toolace.models import DEFAULT_MODEL
-
-
-def bf16_is_fast() -> bool:
-    """CUDA with bf16, or a CPU with native bf16 dot products (Linux /proc/cpuinfo flags)."""
-    import torch
-
-    if torch.cuda.is_available():
-        return torch.cuda.is_bf16_supported()
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
 @dataclass
@@ -128,8 +115,12 @@ class TrainConfig:
     dataloader_num_workers: int = field(
         default=0, metadata={"help": "DataLoader workers (0: in the training process)"}
     )
-    torch_threads: int | None = field(
-        default=None, metadata={"help": "torch intra-op threads (null: torch default)"}
+    torch_threads: int | str | None = field(
+        default=None,
+        metadata={
+            "help": "torch intra-op threads: a number, auto (open_toolace.hardware.resolve_threads), "
+            "or null (leave the process's setting)"
+        },
     )
     overwrite: bool = field(
         default=False, metadata={"help": "retrain even when output_dir holds a finished run"}

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from open_toolace.config import save_config, to_dict
+from open_toolace.hardware import apply_threads, machine_info
 from open_toolace.io import atomic_write_json, read_json
 from open_toolace.training.config import TrainConfig
 from open_toolace.training.data import load_samples, prepare_samples
@@ -200,6 +201,7 @@ def _finalize(
         "model": cfg.model,
         "full_finetune": cfg.full_finetune,
         "bf16": bool(trainer.args.bf16),
+        "machine": machine_info("float32 weights, bf16 autocast" if trainer.args.bf16 else "float32"),
         "sparse_lm_head": cfg.sparse_lm_head,
         "resumed_from": resumed,
         "world_size": world_size(),
@@ -230,11 +232,9 @@ def train(
     Idempotent: a finished output dir is returned as is (unless `cfg.overwrite`); a killed one resumes from
     its last checkpoint.
     """
-    import torch
 
     out = Path(output_dir)
-    if cfg.torch_threads:
-        torch.set_num_threads(cfg.torch_threads)
+    apply_threads(cfg.torch_threads)
     if (out / METRICS).exists() and not cfg.overwrite:
         print(f"{out}: already trained ({METRICS} present); pass overwrite=true to train again")
         return out
