@@ -36,7 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--base-url", default=None, help="openai backend: server URL ending in /v1")
     p.add_argument("--max-new-tokens", type=int, default=128)
     p.add_argument("--temperature", type=float, default=0.0)
-    p.add_argument("--dtype", default="auto", help="hf backend: auto (open_toolace.hardware), float32, bfloat16")
+    p.add_argument(
+        "--dtype", default="auto", help="hf backend: auto (open_toolace.hardware), float32, bfloat16"
+    )
     p.add_argument("--threads", default="auto", help="torch threads: auto, or a number")
     p.add_argument("--raw", action="store_true", help="print the model's text as is")
     p.add_argument("--json", action="store_true", help="print the calls as JSON")
