@@ -23,8 +23,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from open_toolace.formats import python_doc
 from open_toolace.formats.render import render_calls
-from open_toolace.formats.tools import tool_record
+from open_toolace.formats.tools import as_tool, tool_record
 
 Message = dict[str, str]
 
@@ -81,11 +82,102 @@ PROMPTS: dict[str, dict[str, str]] = {
 }
 
 
+# The lean set: tools as Python signatures (formats/python_doc/) under a ~25-token instruction. It holds no
+# placeholder a small model could copy into its answer; its one example is a call no tool list contains.
+LEAN_PROMPTS: dict[str, dict[str, str]] = {
+    "format": {"tools": "python"},
+    "invocation": {
+        "system": (
+            "You can call these Python functions:\n\n{functions}\n\n"
+            'Answer with a list of calls, like [lookup_order(order_id="A1", verbose=True)], or [] if none fits.'
+        ),
+    },
+    "tool_generation": {
+        "system": (
+            "Write {m} Python function stub(s), a signature with type hints and a docstring with Args, for an "
+            "API that would serve the request. Answer with the code only."
+        ),
+        "user": "{query}",
+    },
+    "adaption": {
+        "system": (
+            "Write this API as one Python function stub: a signature with type hints and defaults, and a "
+            "docstring with its description and Args. Answer with the code only."
+        ),
+        "user": "{name_line}{description}",
+        "name_line": "Name: {name_hint}\n",
+    },
+    "refinement": {
+        "system": (
+            "You can call these Python functions:\n\n{functions}\n\n"
+            "Check the previous answer to the last request. Answer with the right list of calls (the same "
+            "one if it is right), or [] if none fits."
+        ),
+        "user": "{last}\n\nPrevious answer: {previous}",
+    },
+}
+PROMPTS["format"] = {"tools": "json"}
+PROMPT_SETS = {"bfcl": PROMPTS, "lean": LEAN_PROMPTS}
+TOOL_FORMATS = ("json", "python")
+
+
+def get_prompts(prompts: Mapping | str | None = None) -> Mapping:
+    """A prompt set by name (`bfcl`, `lean`), or the mapping given; None is the BFCL-style set."""
+    if prompts is None:
+        return PROMPTS
+    if isinstance(prompts, str):
+        if prompts not in PROMPT_SETS:
+            raise ValueError(f"unknown prompt set {prompts!r}; use one of {', '.join(PROMPT_SETS)}")
+        return PROMPT_SETS[prompts]
+    return prompts
+
+
+def tool_format(prompts: Mapping | str | None = None) -> str:
+    """The tool-doc format a prompt set shows and asks for: `json` or `python`."""
+    fmt = get_prompts(prompts).get("format", {}).get("tools", "json")
+    if fmt not in TOOL_FORMATS:
+        raise ValueError(f"unknown tool format {fmt!r}; use one of {', '.join(TOOL_FORMATS)}")
+    return fmt
+
+
+PROMPT_FORMAT_FILE = "prompt_format.json"
+
+
+def save_prompt_format(model_dir: str | Path, prompt_set: str) -> Path:
+    """Record beside an adapter / merged checkpoint the prompt set (and tool-doc format) it was trained on."""
+    from open_toolace.io import atomic_write_json
+
+    info = {"prompt_set": prompt_set, "tool_format": tool_format(prompt_set)}
+    return atomic_write_json(Path(model_dir) / PROMPT_FORMAT_FILE, info)
+
+
+def saved_prompt_set(model_dir: str | Path | None) -> str | None:
+    """The prompt set saved with a trained model dir, or None (no dir, or trained before it was saved)."""
+    if not model_dir or not (Path(model_dir) / PROMPT_FORMAT_FILE).exists():
+        return None
+    return json.loads((Path(model_dir) / PROMPT_FORMAT_FILE).read_text(encoding="utf-8")).get("prompt_set")
+
+
+def resolve_prompt_set(asked: str | None, model_dir: str | Path | None) -> str:
+    """What a trained model is served with: its saved set unless one is asked for (then a warning when the
+    two differ: a train/serve mismatch); `bfcl` for a model with none saved."""
+    saved = saved_prompt_set(model_dir)
+    if asked and saved and asked != saved:
+        import warnings
+
+        warnings.warn(
+            f"{model_dir} was trained with prompt set {saved!r}; serving it with {asked!r} as asked",
+            stacklevel=2,
+        )
+    return asked or saved or "bfcl"
+
+
 def load_prompts(
     overrides: Mapping[str, Mapping[str, str]] | str | Path | None = None,
+    base: str = "bfcl",
 ) -> dict[str, dict[str, str]]:
-    """PROMPTS with `overrides` (a dict or a YAML/JSON file path) merged over it, part by part."""
-    merged = copy.deepcopy(PROMPTS)
+    """The prompt set `base` with `overrides` (a dict or a YAML/JSON file path) merged over it, part by part."""
+    merged = copy.deepcopy(dict(get_prompts(base)))
     if overrides is None:
         return merged
     if isinstance(overrides, (str, Path)):
@@ -111,9 +203,19 @@ def fill(template: str, **values: Any) -> str:
     return pattern.sub(lambda m: str(values[m.group(1)]), template)
 
 
-def format_tools(tools: list[Any]) -> str:
-    # A JSON list with one compact tool per line: valid JSON, readable, ~half the tokens of indent=4.
+def format_tools(tools: list[Any], fmt: str = "json") -> str:
+    """Tools as a prompt shows them and a tool-generation target writes them: `json` (a JSON list with one
+    compact tool per line: valid JSON, readable, ~half the tokens of indent=4) or `python` (signatures)."""
+    if fmt == "python":
+        return python_doc.render_tools([as_tool(t) for t in tools])
     return "[\n" + ",\n".join(json.dumps(tool_record(t), ensure_ascii=False) for t in tools) + "\n]"
+
+
+def format_tool(tool: Any, fmt: str = "json") -> str:
+    """One tool (a documentation-adaption target): a JSON object or one Python stub."""
+    if fmt == "python":
+        return python_doc.render_tool(as_tool(tool))
+    return json.dumps(tool_record(tool), ensure_ascii=False)
 
 
 def _with_system(system: str, messages: list[Message]) -> list[Message]:
@@ -126,15 +228,17 @@ def _with_system(system: str, messages: list[Message]) -> list[Message]:
 
 
 def render_invocation(
-    tools: list[Any], messages: list[Message], prompts: Mapping | None = None
+    tools: list[Any], messages: list[Message], prompts: Mapping | str | None = None
 ) -> list[Message]:
     """System prompt with the tools + the conversation (last turn: the user's), ready for a chat template."""
-    p = (prompts or PROMPTS)["invocation"]
-    return _with_system(fill(p["system"], functions=format_tools(tools)), messages)
+    p = get_prompts(prompts)
+    return _with_system(
+        fill(p["invocation"]["system"], functions=format_tools(tools, tool_format(p))), messages
+    )
 
 
-def render_tool_generation(query: str, m: int, prompts: Mapping | None = None) -> list[Message]:
-    p = (prompts or PROMPTS)["tool_generation"]
+def render_tool_generation(query: str, m: int, prompts: Mapping | str | None = None) -> list[Message]:
+    p = get_prompts(prompts)["tool_generation"]
     return [
         {"role": "system", "content": fill(p["system"], m=m, query=query)},
         {"role": "user", "content": fill(p["user"], m=m, query=query)},
@@ -142,9 +246,9 @@ def render_tool_generation(query: str, m: int, prompts: Mapping | None = None) -
 
 
 def render_adaption(
-    description: str, name_hint: str | None = None, prompts: Mapping | None = None
+    description: str, name_hint: str | None = None, prompts: Mapping | str | None = None
 ) -> list[Message]:
-    p = (prompts or PROMPTS)["adaption"]
+    p = get_prompts(prompts)["adaption"]
     name_line = fill(p.get("name_line", ""), name_hint=name_hint) if name_hint else ""
     return [
         {"role": "system", "content": p["system"]},
@@ -158,12 +262,13 @@ def render_adaption(
 
 
 def render_refinement(
-    tools: list[Any], messages: list[Message], previous_calls: Any, prompts: Mapping | None = None
+    tools: list[Any], messages: list[Message], previous_calls: Any, prompts: Mapping | str | None = None
 ) -> list[Message]:
     """`previous_calls`: the earlier answer, as text or a list of ToolCall (rendered pythonic)."""
-    p = (prompts or PROMPTS)["refinement"]
+    ps = get_prompts(prompts)
+    p = ps["refinement"]
     previous = previous_calls if isinstance(previous_calls, str) else render_calls(list(previous_calls))
-    msgs = _with_system(fill(p["system"], functions=format_tools(tools)), messages)
+    msgs = _with_system(fill(p["system"], functions=format_tools(tools, tool_format(ps))), messages)
     if msgs[-1]["role"] == "user":
         msgs[-1]["content"] = fill(p["user"], last=msgs[-1]["content"], previous=previous)
     else:
@@ -224,11 +329,12 @@ TEACHER_PROMPTS: dict[str, dict[str, str]] = {
     },
 }
 PROMPTS.update(TEACHER_PROMPTS)
+LEAN_PROMPTS.update(TEACHER_PROMPTS)
 
 
-def render_teacher(role: str, prompts: Mapping | None = None, **values: Any) -> list[Message]:
+def render_teacher(role: str, prompts: Mapping | str | None = None, **values: Any) -> list[Message]:
     """System + user messages of teacher agent `role` (api, evolve, user, tool, reply, judge)."""
-    p = (prompts or PROMPTS)[f"teacher_{role}"]
+    p = get_prompts(prompts)[f"teacher_{role}"]
     return [
         {"role": "system", "content": p["system"]},
         {"role": "user", "content": fill(p["user"], **values)},

@@ -32,6 +32,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--tools", required=True, help="tool definitions: JSON/JSONL file or inline JSON")
     p.add_argument("--model", default=None, help="model spec (default: embedded:smollm2-135m) or served name")
     p.add_argument("--adapter", default=None, help="LoRA adapter dir on top of --model")
+    p.add_argument(
+        "--prompt-set", default=None, help="bfcl | lean (default: the set saved with the adapter, else bfcl)"
+    )
     p.add_argument("--backend", default="hf", choices=["hf", "openai", "vllm"])
     p.add_argument("--base-url", default=None, help="openai backend: server URL ending in /v1")
     p.add_argument("--max-new-tokens", type=int, default=128)
@@ -73,7 +76,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
     from open_toolace.formats import CallParseError, parse_calls, render_calls
     from open_toolace.generation import make_generator
     from open_toolace.models import DEFAULT_MODEL
-    from open_toolace.prompts import render_invocation
+    from open_toolace.prompts import render_invocation, resolve_prompt_set
 
     try:
         tools = read_tools(args.tools)
@@ -90,7 +93,8 @@ def cmd_infer(args: argparse.Namespace) -> int:
         kw["base_url"] = args.base_url
     model = args.model or DEFAULT_MODEL
     gen = make_generator(args.backend, model, adapter=args.adapter, **kw)
-    messages = render_invocation(tools, [{"role": "user", "content": args.query}])
+    prompt_set = resolve_prompt_set(args.prompt_set, args.adapter or (args.model if args.model else None))
+    messages = render_invocation(tools, [{"role": "user", "content": args.query}], prompts=prompt_set)
     text = gen.generate(
         [messages],
         Sampling(n=1, temperature=args.temperature, max_new_tokens=args.max_new_tokens),

@@ -31,12 +31,13 @@ from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.generation import Sampling
 from open_toolace.hardware import apply_threads, machine_info
 from open_toolace.io import Manifest, atomic_write_json, write_jsonl
+from open_toolace.prompts import resolve_prompt_set
 
 RESULTS = "results.jsonl"
 # hf backend: batches of 128 prompts (bigger matmuls per decode step; `bench/eval.py --batch-sizes`)
 HF_EVAL_BATCH = 128
 # settings that change what the model generates: a run dir's outputs are reused only if these agree
-GENERATION_KEYS = ("model", "adapter", "backend", "dtype", "max_new_tokens")
+GENERATION_KEYS = ("model", "adapter", "backend", "dtype", "max_new_tokens", "prompt_set")
 
 
 @dataclass
@@ -79,6 +80,12 @@ class EvalConfig:
     fresh: bool = field(default=False, metadata={"help": "discard results already in the run directory"})
     threads: int | str | None = field(
         default="auto", metadata={"help": "torch threads: auto (hardware.resolve_threads), a number, or null"}
+    )
+    prompt_set: str | None = field(
+        default=None,
+        metadata={
+            "help": "bfcl | lean; null: the set saved with the adapter (prompt_format.json), else bfcl"
+        },
     )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
 
@@ -172,6 +179,7 @@ def _check_reuse(out_dir: Path, meta: dict[str, Any], fresh: bool) -> None:
     if results.exists() and path.exists():
         old = json.loads(path.read_text(encoding="utf-8"))
         old.setdefault("dtype", "auto")  # written before dtype was recorded
+        old.setdefault("prompt_set", "bfcl")  # written before prompt sets existed
         diff = {k: (old.get(k), meta.get(k)) for k in GENERATION_KEYS if old.get(k) != meta.get(k)}
         if diff:
             raise ValueError(
@@ -202,6 +210,7 @@ def evaluate_items(
     out.mkdir(parents=True, exist_ok=True)
     meta = dict(meta or {})
     meta.setdefault("max_new_tokens", max_new_tokens)
+    meta.setdefault("prompt_set", prompts if isinstance(prompts, str) else "custom" if prompts else "bfcl")
     _check_reuse(out, meta, fresh)
     ids = [it["id"] for it in items]
     if len(set(ids)) != len(ids):
@@ -349,6 +358,7 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
         "seed": cfg.seed,
         "progress": cfg.progress,
         "fresh": cfg.fresh,
+        "prompts": resolve_prompt_set(cfg.prompt_set, cfg.adapter),
         "meta": {
             "model": cfg.model,
             "adapter": cfg.adapter,

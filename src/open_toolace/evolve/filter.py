@@ -175,7 +175,11 @@ def build_triplets(
     new: list[dict] = []
     if items and "tool_generation" in tasks:
         new += T.build_tool_generation(
-            items, max_tools=mix.max_tools, extra=mix.tool_generation_extra, skipped=skipped
+            items,
+            max_tools=mix.max_tools,
+            extra=mix.tool_generation_extra,
+            skipped=skipped,
+            prompts=mix.prompt_set,
         )
     if items and "invocation" in tasks:
         pool = T.collect_tools(items, distractor_pool or ())

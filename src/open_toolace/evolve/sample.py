@@ -10,9 +10,10 @@ from typing import Any
 from open_toolace.checks import check_tools
 from open_toolace.data.records import example_query
 from open_toolace.evolve.common import Item, Rejection, reject
+from open_toolace.formats import python_doc
 from open_toolace.formats.tools import ToolFormatError, parse_tool
 from open_toolace.generation import Sampling
-from open_toolace.prompts import render_invocation, render_tool_generation
+from open_toolace.prompts import render_invocation, render_tool_generation, tool_format
 
 # ----------------------------------------------------------------------------- tool generation
 
@@ -85,12 +86,40 @@ def parse_tool_list(text: str) -> tuple[list[dict], list[Rejection]]:
         data = data.get("tools", [data]) if isinstance(data.get("tools"), list) else [data]
     if not isinstance(data, list):
         raise ValueError("not_a_list", f"expected a JSON list of tools, got {type(data).__name__}")
-    tools, names = [], set()
+    parsed: list[Any] = []
     for i, obj in enumerate(data):
         try:
-            tool = parse_tool(obj)
+            parsed.append(parse_tool(obj))
         except (ToolFormatError, TypeError, ValueError, AttributeError) as e:
             problems.append({"index": i, "reason": "tool_format", "message": str(e)[:300]})
+            parsed.append(None)
+    return _valid_tools(parsed, problems)
+
+
+def parse_python_tools(text: str) -> tuple[list[dict], list[Rejection]]:
+    """Parse a model's Python tool stubs (formats/python_doc/); same contract as `parse_tool_list`
+    (raises `ValueError` with `bad_python` when no definition can be read at all)."""
+    tools, rejected = python_doc.parse_tools(text)
+    problems = [
+        {"index": i, "reason": r["reason"], "message": r["message"][:300]} for i, r in enumerate(rejected)
+    ]
+    if not tools:
+        raise ValueError(
+            "bad_python", rejected[0]["message"] if rejected else "no tool definition in the output"
+        )
+    return _valid_tools(tools, problems)
+
+
+def parse_tools_as(text: str, fmt: str) -> tuple[list[dict], list[Rejection]]:
+    """Tools in a model's output, read in the tool-doc format its prompt asked for (`json` or `python`)."""
+    return parse_python_tools(text) if fmt == "python" else parse_tool_list(text)
+
+
+def _valid_tools(parsed: list[Any], problems: list[dict]) -> tuple[list[dict], list[Rejection]]:
+    """The parsed tools that pass the rule checker, once per name; the rest become problems."""
+    tools, names = [], set()
+    for i, tool in enumerate(parsed):
+        if tool is None:
             continue
         if tool.name in names:
             problems.append({"index": i, "reason": "duplicate_name", "message": f"{tool.name!r} twice"})
@@ -102,7 +131,7 @@ def parse_tool_list(text: str) -> tuple[list[dict], list[Rejection]]:
         names.add(tool.name)
         tools.append(tool.to_dict())
     if not tools:
-        raise ValueError("no_valid_tool", f"{len(data)} tool(s) in the output, none valid")
+        raise ValueError("no_valid_tool", f"{len(parsed)} tool(s) in the output, none valid")
     return tools, problems
 
 
@@ -112,21 +141,24 @@ def generate_tools(
     m: int,
     sampling: Sampling,
     progress: bool = True,
+    prompts: str | None = None,
 ) -> tuple[list[Item], list[Rejection]]:
     """Query-aware tool generation: ask the model for `m` candidate tools per unlabeled query.
 
     Each query is an internal example (`calls: null`); a kept item is a copy with `tools` filled and the
     raw output in `meta.tool_output`. An output with no parseable, valid tool is a rejection
     (`step="tools"`); single broken tools inside an otherwise good list are dropped and listed in
-    `meta.tool_problems`."""
+    `meta.tool_problems`. `prompts`: the prompt set the model was trained with (its tool-doc format is
+    what the output is parsed as)."""
     queries = list(queries)
-    requests = [render_tool_generation(example_query(q), m) for q in queries]
+    fmt = tool_format(prompts)
+    requests = [render_tool_generation(example_query(q), m, prompts=prompts) for q in queries]
     outputs = generator.generate(requests, sampling.with_(n=1), progress=progress)
     kept, rejected = [], []
     for q, outs in zip(queries, outputs, strict=True):
         text = outs[0] if outs else ""
         try:
-            tools, problems = parse_tool_list(text)
+            tools, problems = parse_tools_as(text, fmt)
         except ValueError as e:
             code, msg = (e.args + ("",))[:2] if len(e.args) >= 1 else ("bad_json", "")
             rejected.append(reject(q, "tools", str(code), str(msg), output=text[:2000]))
@@ -144,10 +176,11 @@ def sample_invocations(
     items: Sequence[Item],
     sampling: Sampling,
     progress: bool = True,
+    prompts: str | None = None,
 ) -> list[Item]:
     """`sampling.n` (the k of the method) invocation samples per item (query + its candidate tools):
     `{..item, "samples": [k texts]}`."""
     items = list(items)
-    requests = [render_invocation(it["tools"], it["messages"]) for it in items]
+    requests = [render_invocation(it["tools"], it["messages"], prompts=prompts) for it in items]
     outputs = generator.generate(requests, sampling, progress=progress)
     return [{**it, "samples": list(outs)} for it, outs in zip(items, outputs, strict=True)]

@@ -49,9 +49,10 @@ def train_adapter(
     out: Path,
     init_adapter: str | None,
     seed: int,
+    prompt_set: str | None = None,
 ) -> dict[str, Any]:
     """LoRA training (open_toolace.training, which resumes from its own checkpoints in `out`)."""
-    cfg = replace(tcfg, model=model, adapter=init_adapter, seed=seed, overwrite=False)
+    cfg = replace(tcfg, model=model, adapter=init_adapter, seed=seed, overwrite=False, prompt_set=prompt_set)
     ctx.generators.release()  # free the generator's model before training
     train(cfg, samples, out, callbacks=ctx.hooks.train_callbacks(stage) or None)
     metrics = read_json(out / "train_metrics.json")

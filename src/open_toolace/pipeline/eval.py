@@ -23,6 +23,7 @@ def eval_stage(cfg: RunConfig, ctx: Ctx, name: str, adapter: str | None) -> dict
         max_new_tokens=e.max_new_tokens,
         seed=cfg.seed,
         progress=cfg.progress,
+        prompts=cfg.bootstrap.mix.prompt_set,  # every stage on the same prompt: the one the model learns
         meta={
             "model": cfg.model,
             "adapter": adapter,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 import shutil
+from dataclasses import replace
 from typing import Any
 
 from open_toolace import evolve
@@ -35,6 +36,7 @@ def _gen_seed(cfg: RunConfig, r: int, step: int) -> int:
 def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: str) -> str:
     """Round `r` from the adapter `prev_adapter` (run-dir relative); returns the round's adapter."""
     ev, d, S = cfg.evolve, f"rounds/r{r}", f"r{r}"
+    prompt_set = cfg.bootstrap.mix.prompt_set
 
     def p(name: str):
         return ctx.path(d, name)
@@ -55,6 +57,7 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
             ev.m,
             ev.tool_sampling(_gen_seed(cfg, r, 1)),
             progress=cfg.progress,
+            prompts=prompt_set,
         )
         write_jsonl(p("tool_rejects.jsonl"), rejected)
         return {"with_tools": write_jsonl(p("tools.jsonl"), kept), "rejected": len(rejected)}
@@ -66,6 +69,7 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
             read_jsonl(p("tools.jsonl")),
             ev.invocation_sampling(_gen_seed(cfg, r, 2)),
             progress=cfg.progress,
+            prompts=prompt_set,
         )
         return {"items": write_jsonl(p("invocations.jsonl"), sampled)}
 
@@ -87,7 +91,8 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
         kept = read_jsonl(p("kept.jsonl"))
         replay = read_jsonl(ctx.path("bootstrap", "samples.jsonl"))
         share = ev.replay_share if ev.init == "continue" else 0.0
-        samples, report = evolve.build_triplets(kept, replay, share, ev.mix, seed=_gen_seed(cfg, r, 3))
+        mix = replace(ev.mix, prompt_set=prompt_set)  # the round teaches in the set the model was trained on
+        samples, report = evolve.build_triplets(kept, replay, share, mix, seed=_gen_seed(cfg, r, 3))
         write_jsonl(p("triplets.jsonl"), [s for s in samples if not s["id"].startswith("replay:")])
         if ev.init == "restart":  # the seed mixture + every round's triplets so far, from the base model
             samples = replay + [
@@ -115,6 +120,7 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
             out=p("adapter"),
             init_adapter=None if restart else str(ctx.path(prev_adapter)),
             seed=cfg.seed + r,
+            prompt_set=prompt_set,
         )
         return {**info, "adapter": f"{d}/adapter"}
 

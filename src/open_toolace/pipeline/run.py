@@ -102,6 +102,7 @@ def _train_bootstrap(cfg: RunConfig, ctx: Ctx) -> dict[str, Any]:
         out=ctx.path("bootstrap", "adapter"),
         init_adapter=None,
         seed=cfg.seed,
+        prompt_set=cfg.bootstrap.mix.prompt_set,
     )
 
 

@@ -122,6 +122,13 @@ class TrainConfig:
             "or null (leave the process's setting)"
         },
     )
+    prompt_set: str | None = field(
+        default=None,
+        metadata={
+            "help": "the prompt set the samples were rendered in (training.tasks.TaskMixConfig.prompt_set); "
+            "saved with the adapter as prompt_format.json, so eval / infer / rounds serve it the same way"
+        },
+    )
     overwrite: bool = field(
         default=False, metadata={"help": "retrain even when output_dir holds a finished run"}
     )

@@ -51,6 +51,10 @@ def export_merged(
     if tok.chat_template:
         tok.chat_template = tool_chat_template(tok.chat_template)
     tok.save_pretrained(out)
+    from open_toolace.prompts import save_prompt_format, saved_prompt_set
+
+    if saved_prompt_set(adapter):  # the merged model is served with the prompt set it was trained on
+        save_prompt_format(out, saved_prompt_set(adapter))
     atomic_write_json(
         out / "open_toolace_export.json",
         {"base": base, "adapter": str(adapter.resolve()), "dtype": dtype},

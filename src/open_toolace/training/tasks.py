@@ -31,7 +31,15 @@ from typing import Any
 from open_toolace.data.records import example_user_text
 from open_toolace.formats import ToolCall, render_calls
 from open_toolace.formats.tools import tool_record
-from open_toolace.prompts import format_tools, render_adaption, render_invocation, render_tool_generation
+from open_toolace.prompts import (
+    PROMPT_SETS,
+    format_tool,
+    format_tools,
+    render_adaption,
+    render_invocation,
+    render_tool_generation,
+    tool_format,
+)
 
 TASKS = ("adaption", "tool_generation", "invocation")
 NO_CALL = render_calls([])  # the abstention answer, "[]"
@@ -77,6 +85,11 @@ class TaskMixConfig:
         "choice), so one large dataset does not dominate; adaption and distractors use all",
     )
     adaption_name_hint: bool = _opt(True, "give the tool name in the adaption prompt")
+    prompt_set: str = _opt(
+        "bfcl",
+        "prompt set the samples are rendered in: bfcl (JSON tools, BFCL's instruction) or lean "
+        "(Python signatures, a short instruction); the model learns it and is served with it",
+    )
     identifier_names: bool = _opt(
         True,
         "rewrite tool/call names that are not Python identifiers ('Market Trends API' -> 'Market_Trends_API') "
@@ -88,6 +101,8 @@ class TaskMixConfig:
     seed: int = _opt(0, "seed of every random choice (distractors, abstentions, shuffles)")
 
     def __post_init__(self) -> None:
+        if self.prompt_set not in PROMPT_SETS:
+            raise ValueError(f"prompt_set must be one of {', '.join(PROMPT_SETS)}, got {self.prompt_set!r}")
         if not 0 <= self.distractors_min <= self.distractors_max:
             raise ValueError(
                 f"need 0 <= distractors_min <= distractors_max, got {self.distractors_min}, {self.distractors_max}"
@@ -164,7 +179,11 @@ def collect_tools(examples: Iterable[dict], tools: Iterable[Any] = ()) -> list[d
 
 
 def build_adaption(
-    items: Iterable[Any], *, name_hint: bool = True, skipped: Counter | None = None
+    items: Iterable[Any],
+    *,
+    name_hint: bool = True,
+    skipped: Counter | None = None,
+    prompts: str | None = None,
 ) -> list[dict]:
     """Tool description -> full JSON definition, for each distinct tool in `items` (examples or tools)."""
     items = list(items)
@@ -177,10 +196,9 @@ def build_adaption(
             if skipped is not None:
                 skipped["adaption:empty_description"] += 1
             continue
-        prompt = render_adaption(desc, t["name"] if name_hint else None)
-        out.append(
-            _sample("adaption", f"adaption:{t['name']}:{i}", prompt, json.dumps(t, ensure_ascii=False))
-        )
+        prompt = render_adaption(desc, t["name"] if name_hint else None, prompts=prompts)
+        target = format_tool(t, tool_format(prompts))
+        out.append(_sample("adaption", f"adaption:{t['name']}:{i}", prompt, target))
     return out
 
 
@@ -189,7 +207,12 @@ def _called_names(ex: dict) -> set[str]:
 
 
 def build_tool_generation(
-    examples: Iterable[dict], *, max_tools: int = 8, extra: int | None = None, skipped: Counter | None = None
+    examples: Iterable[dict],
+    *,
+    max_tools: int = 8,
+    extra: int | None = None,
+    skipped: Counter | None = None,
+    prompts: str | None = None,
 ) -> list[dict]:
     """Query -> the example's tools (needed ones first when capped), as a JSON list; needs labeled calls.
     `extra` caps the tools that are not called (None: no cap beyond `max_tools`)."""
@@ -217,8 +240,9 @@ def build_tool_generation(
         if len(tools) > max_tools:
             tools = [t for t in tools if t["name"] in needed] + [t for t in tools if t["name"] not in needed]
             tools = tools[:max_tools]
-        prompt = render_tool_generation(query, len(tools))
-        out.append(_sample("tool_generation", f"tool_generation:{ex['id']}", prompt, format_tools(tools)))
+        prompt = render_tool_generation(query, len(tools), prompts=prompts)
+        target = format_tools(tools, tool_format(prompts))
+        out.append(_sample("tool_generation", f"tool_generation:{ex['id']}", prompt, target))
     return out
 
 
@@ -255,7 +279,7 @@ def _invocation_sample(
     tools = tools + pool.sample(rng, k, {t["name"] for t in tools})
     if cfg.shuffle_tools:
         rng.shuffle(tools)
-    return _sample("invocation", id, render_invocation(tools, ex["messages"]), calls_text)
+    return _sample("invocation", id, render_invocation(tools, ex["messages"], cfg.prompt_set), calls_text)
 
 
 def build_invocation(
@@ -311,7 +335,7 @@ def build_invocation(
             _sample(
                 "invocation",
                 f"invocation:{ex['id']}:abstain",
-                render_invocation(kept, ex["messages"]),
+                render_invocation(kept, ex["messages"], cfg.prompt_set),
                 NO_CALL,
             )
         )
@@ -368,10 +392,17 @@ def build_mixture(
     labeled = cap_per_source(examples, cfg.source_cap, cfg.seed)
     built = {
         "adaption": build_adaption(
-            list(examples) + extra_tools, name_hint=cfg.adaption_name_hint, skipped=skipped
+            list(examples) + extra_tools,
+            name_hint=cfg.adaption_name_hint,
+            skipped=skipped,
+            prompts=cfg.prompt_set,
         ),
         "tool_generation": build_tool_generation(
-            labeled, max_tools=cfg.max_tools, extra=cfg.tool_generation_extra, skipped=skipped
+            labeled,
+            max_tools=cfg.max_tools,
+            extra=cfg.tool_generation_extra,
+            skipped=skipped,
+            prompts=cfg.prompt_set,
         ),
         "invocation": build_invocation(labeled, pool, cfg, skipped=skipped),
     }

@@ -187,6 +187,10 @@ def _finalize(
     trainer.save_model(str(output_dir))  # adapter (or full model) + tokenizer
     if not is_main_process():
         return {}
+    if cfg.prompt_set:
+        from open_toolace.prompts import save_prompt_format
+
+        save_prompt_format(output_dir, cfg.prompt_set)
     adapter_cfg = output_dir / "adapter_config.json"
     if adapter_cfg.exists():
         # Name the base by its spec, so load_model(output_dir) finds it (a cache path would not travel).

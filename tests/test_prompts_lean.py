@@ -1,0 +1,144 @@
+"""The lean prompt set (Python signatures, short instruction): rendering, training targets, rounds, and the
+prompt format saved with a model and picked up by eval and infer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import open_toolace.generation as generation
+from open_toolace import evolve, prompts
+from open_toolace.cli import main
+from open_toolace.data.records import make_example
+from open_toolace.evaluate import load_bfcl
+from open_toolace.evaluate.bfcl import invocation_request
+from open_toolace.evaluate.runner import EvalConfig, run_eval
+from open_toolace.formats import python_doc
+from open_toolace.formats.tools import parse_tool
+from open_toolace.generation import Sampling
+from open_toolace.generation.fake import FakeGenerator
+from open_toolace.training.tasks import TaskMixConfig, build_mixture
+
+TOOL = {
+    "name": "get_weather",
+    "description": "Current weather for a city.",
+    "parameters": {
+        "type": "object",
+        "properties": {"city": {"type": "string", "description": "City name."}},
+        "required": ["city"],
+    },
+}
+
+
+def example(i: int, city: str) -> dict:
+    return make_example(
+        f"w{i}",
+        [{"role": "user", "content": f"Weather in {city}?"}],
+        [TOOL],
+        [{"name": "get_weather", "arguments": {"city": city}}],
+        source="t",
+    )
+
+
+def test_lean_invocation_is_python_short_and_has_no_copyable_placeholder():
+    item = load_bfcl(["simple_python"], 1)[0]
+    lean = invocation_request(item, "lean")[0]["content"]
+    bfcl = invocation_request(item, "bfcl")[0]["content"]
+    assert "def " in lean and '"parameters"' not in lean
+    assert len(lean) < len(bfcl) * 0.7
+    assert "func_name" not in lean and "params_name" not in lean
+    fns = [parse_tool(f).name for f in item["function"]]
+    assert [t.name for t in python_doc.parse_tools(lean)[0]] == fns, "the prompt's tools read back"
+    assert prompts.tool_format("lean") == "python" and prompts.tool_format(None) == "json"
+    with pytest.raises(ValueError):
+        prompts.get_prompts("fancy")
+
+
+def test_lean_training_targets_are_python_that_parses_back():
+    samples, _ = build_mixture(
+        [example(i, c) for i, c in enumerate(["Paris", "Oslo"])], TaskMixConfig(prompt_set="lean")
+    )
+    by_task = {}
+    for s in samples:
+        by_task.setdefault(s["task"], []).append(s)
+    gen = by_task["tool_generation"][0]["completion"][0]["content"]
+    adapt = by_task["adaption"][0]["completion"][0]["content"]
+    want = python_doc.comparable(parse_tool(TOOL))
+    assert [python_doc.comparable(t) for t in python_doc.parse_tools(gen)[0]] == [want]
+    assert python_doc.comparable(python_doc.parse_tool(adapt)) == want
+    assert all("def get_weather(" in s["prompt"][0]["content"] for s in by_task["invocation"])
+    with pytest.raises(ValueError, match="prompt_set"):
+        TaskMixConfig(prompt_set="fancy")
+
+
+def test_round_steps_read_python_tools():
+    stub = python_doc.render_tool(parse_tool(TOOL))
+    q = [
+        make_example(f"q{i}", [{"role": "user", "content": t}], [], None, source="t")
+        for i, t in enumerate(["weather in Rome", "hmm"])
+    ]
+    gen = FakeGenerator(
+        lambda m, k: stub if "Rome" in m[-1]["content"] else "def broken(a: int = os.system('x')):\n  pass"
+    )
+    kept, rejected = evolve.generate_tools(gen, q, 1, Sampling(), progress=False, prompts="lean")
+    assert [t["name"] for t in kept[0]["tools"]] == ["get_weather"]
+    assert [(r["id"], r["reason"]) for r in rejected] == [("q1", "bad_python")]
+    assert "non_literal_default" in rejected[0]["message"]
+    assert "Python function stub" in gen.calls[0]["requests"][0][0]["content"]
+    inv = evolve.sample_invocations(
+        FakeGenerator('[get_weather(city="Rome")]'), kept, Sampling(n=2), False, "lean"
+    )
+    assert inv[0]["samples"] == ['[get_weather(city="Rome")]'] * 2
+
+
+def test_saved_prompt_format_is_used_by_eval_and_infer(tmp_path, monkeypatch):
+    adapter = tmp_path / "adapter"
+    prompts.save_prompt_format(adapter, "lean")
+    assert json.loads((adapter / prompts.PROMPT_FORMAT_FILE).read_text()) == {
+        "prompt_set": "lean",
+        "tool_format": "python",
+    }
+    gen = FakeGenerator("[]")
+    cfg = EvalConfig(
+        model="tiny-random",
+        adapter=str(adapter),
+        categories="simple_python",
+        limit=1,
+        out=str(tmp_path / "ev"),
+    )
+    scores = run_eval(cfg, generator=gen)
+    assert scores["prompt_set"] == "lean" and "def " in gen.calls[0]["requests"][0][0]["content"]
+
+    box = {}
+
+    def make(backend, model, adapter=None, **kw):
+        box["gen"] = FakeGenerator("[]")
+        return box["gen"]
+
+    monkeypatch.setattr(generation, "make_generator", make)
+    tools = tmp_path / "tools.json"
+    tools.write_text(json.dumps([TOOL]))
+    assert main(["infer", "--tools", str(tools), "--adapter", str(adapter), "Weather in Paris?"]) == 0
+    assert "def get_weather(" in box["gen"].calls[0]["requests"][0][0]["content"]
+    with pytest.warns(UserWarning, match="trained with prompt set 'lean'"):
+        assert (
+            main(["infer", "--tools", str(tools), "--adapter", str(adapter), "--prompt-set", "bfcl", "Hi"])
+            == 0
+        )
+    assert '"parameters"' in box["gen"].calls[0]["requests"][0][0]["content"]
+    assert prompts.resolve_prompt_set(None, tmp_path / "nothing-saved") == "bfcl"
+
+
+def test_trainer_saves_the_prompt_format(tmp_path):
+    from open_toolace.io import write_jsonl
+    from open_toolace.training import TrainConfig, train
+
+    samples, _ = build_mixture(
+        [example(i, c) for i, c in enumerate(["Paris", "Oslo"])], TaskMixConfig(prompt_set="lean")
+    )
+    write_jsonl(tmp_path / "s.jsonl", samples)
+    cfg = TrainConfig(model="tiny-random", max_steps=1, save_strategy="no", prompt_set="lean", lora_r=4, lora_alpha=8,
+                      per_device_train_batch_size=1, effective_batch_size=1, torch_threads=1)  # fmt: skip
+    out = train(cfg, tmp_path / "s.jsonl", tmp_path / "a")
+    assert prompts.saved_prompt_set(out) == "lean"
