@@ -5,7 +5,9 @@ Why it matters: on a CPU without native bf16 dot products (AVX2 only: most lapto
 matmul ran ~75x slower than fp32 (1 vs 74 GFLOP/s, one thread), while with AVX512-BF16 / AMX bf16 is the
 fast one. So bf16 is chosen only on CUDA with bf16, or on a CPU whose flags have `avx512_bf16` / `amx_bf16`
 *and* whose kernels may use them: `ATEN_CPU_CAPABILITY=avx2` (torch's kernels) or a `ONEDNN_MAX_CPU_ISA`
-below the bf16 ISAs (oneDNN's matmuls) make bf16 slow again, and are honoured.
+below the bf16 ISAs (oneDNN's matmuls) make bf16 slow again, and are honoured. To see an AVX2-only CPU's
+speed on an AVX-512 machine, cap all three libraries: `ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2
+MKL_ENABLE_INSTRUCTIONS=AVX2` (MKL runs torch's fp32 GEMMs and ignores the other two).
 
     from open_toolace.hardware import resolve_dtype, machine_info
     resolve_dtype("auto", "cpu")     # "bfloat16" on an AVX512-BF16 / AMX CPU, else "float32"
