@@ -142,3 +142,35 @@ def test_trainer_saves_the_prompt_format(tmp_path):
                       per_device_train_batch_size=1, effective_batch_size=1, torch_threads=1)  # fmt: skip
     out = train(cfg, tmp_path / "s.jsonl", tmp_path / "a")
     assert prompts.saved_prompt_set(out) == "lean"
+
+
+def test_exported_chat_template_renders_tools_like_the_lean_prompt():
+    """A server that applies the checkpoint's chat template to an OpenAI `tools` list builds the very prompt
+    `prompts.py` renders for the lean set (the one the model was trained on), for real BFCL tools."""
+    import copy
+
+    from open_toolace.formats.tools import tool_to_openai
+    from open_toolace.models import load_tokenizer
+    from open_toolace.prompts import apply_chat_template, render_invocation
+    from open_toolace.training.export import tool_chat_template
+
+    tok = load_tokenizer("tiny-random")
+    served = copy.deepcopy(tok)
+    served.chat_template = tool_chat_template(tok.chat_template, "lean")
+    items = [it for c in ("simple_python", "multiple", "parallel_multiple") for it in load_bfcl([c], 25)]
+    extra = {"name": "geo.route", "description": 'Plan "it"\\n  now.', "parameters": {"type": "object",
+             "properties": {"stops": {"type": "array", "items": {"type": "object", "properties": {
+                 "city": {"type": "string"}, "nights": {"type": "integer", "default": 1}}, "required": ["city"]}},
+                 "mode": {"type": ["string", "null"], "enum": ["car", "train"]}, "point": {"type": "array"},
+                 "fast": {"type": "boolean", "default": False}, "w": {"type": "number", "default": 0.5}},
+             "required": ["stops"]}}  # fmt: skip
+    checked = 0
+    for item in [*items, {"function": [extra], "question": [[{"role": "user", "content": "go"}]]}]:
+        tools = [tool_to_openai(parse_tool(f)) for f in item["function"]]
+        msgs = [{"role": "user", "content": "What now?"}]
+        text = served.apply_chat_template(msgs, tools=tools, tokenize=False, add_generation_prompt=True)
+        assert text == apply_chat_template(tok, render_invocation(tools, msgs, "lean")), item.get("id")
+        checked += 1
+    assert checked == 76
+    plain = [{"role": "user", "content": "hi"}]  # without tools the template is the base one
+    assert served.apply_chat_template(plain, tokenize=False) == tok.apply_chat_template(plain, tokenize=False)

@@ -263,7 +263,7 @@ def as_tool(t: Tool | Mapping) -> Tool:
         return t
     if isinstance(t, dict):
         try:
-            return _parse_tool_cached(json.dumps(t, sort_keys=True))
+            return _parse_tool_cached(json.dumps(t))  # key order kept: it is the order a prompt shows
         except (TypeError, ValueError, RecursionError):
             return parse_tool(t)  # not JSON-able or too deep: parse_tool reports it as a ToolFormatError
     return parse_tool(t)

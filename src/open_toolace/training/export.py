@@ -48,13 +48,14 @@ def export_merged(
     # Tied embeddings stay tied: safetensors stores the shared tensor once.
     merged.save_pretrained(out, safe_serialization=True)
     tok.padding_side = "left"
-    if tok.chat_template:
-        tok.chat_template = tool_chat_template(tok.chat_template)
-    tok.save_pretrained(out)
     from open_toolace.prompts import save_prompt_format, saved_prompt_set
 
-    if saved_prompt_set(adapter):  # the merged model is served with the prompt set it was trained on
-        save_prompt_format(out, saved_prompt_set(adapter))
+    trained_with = saved_prompt_set(adapter)  # the served prompt is the one the model was trained on
+    if tok.chat_template:
+        tok.chat_template = tool_chat_template(tok.chat_template, trained_with)
+    tok.save_pretrained(out)
+    if trained_with:
+        save_prompt_format(out, trained_with)
     atomic_write_json(
         out / "open_toolace_export.json",
         {"base": base, "adapter": str(adapter.resolve()), "dtype": dtype},
@@ -96,14 +97,22 @@ _TOOLS_PREAMBLE = """{%- macro _pyval(v) -%}
 
 
 def tool_chat_template(base_template: str, prompts: Any = None) -> str:
-    """`base_template` with the invocation system prompt filled from OpenAI `tools` (see module doc)."""
-    from open_toolace.prompts import PROMPTS
+    """`base_template` with the invocation system prompt filled from OpenAI `tools` (see module doc), in the
+    tool-doc format of `prompts` (a set name or mapping; JSON for `bfcl`, Python stubs for `lean`)."""
+    from open_toolace.prompts import get_prompts, tool_format
 
-    system = (prompts or PROMPTS)["invocation"]["system"]
+    system = get_prompts(prompts)["invocation"]["system"]
     if "{functions}" not in system:
         raise ValueError("the invocation system prompt has no {functions} placeholder")
     prefix, suffix = system.split("{functions}", 1)
     preamble = _TOOLS_PREAMBLE.replace("__PREFIX__", json.dumps(prefix)).replace(
         "__SUFFIX__", json.dumps(suffix)
     )
+    if tool_format(prompts) == "python":
+        macros = (Path(__file__).parent / "python_tools.jinja").read_text(encoding="utf-8")
+        preamble = macros + preamble.replace(
+            "{%- set ns.lines = ns.lines + [{'name': f.name, 'description': f.description or '', 'parameters': "
+            "f.parameters} | tojson] -%}",
+            "{%- set ns.lines = ns.lines + [_stub(f)] -%}",
+        ).replace("'[\n' + ns.lines | join(',\n') + '\n]'", "ns.lines | join('\n\n')")
     return preamble + base_template
