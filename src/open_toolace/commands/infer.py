@@ -93,7 +93,7 @@ def cmd_infer(args: argparse.Namespace) -> int:
         kw["base_url"] = args.base_url
     model = args.model or DEFAULT_MODEL
     gen = make_generator(args.backend, model, adapter=args.adapter, **kw)
-    prompt_set = resolve_prompt_set(args.prompt_set, args.adapter or (args.model if args.model else None))
+    prompt_set = resolve_prompt_set(args.prompt_set, args.adapter or args.model)
     messages = render_invocation(tools, [{"role": "user", "content": args.query}], prompts=prompt_set)
     text = gen.generate(
         [messages],
