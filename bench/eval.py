@@ -12,6 +12,14 @@ speed-up is a ratio measured on one machine at one time. Target: the full set in
     .venv/bin/python bench/eval.py --levers 10 --dtype bfloat16 --max-new-tokens 128   # each speed lever, side by side
     .venv/bin/python bench/eval.py --batch-sizes 32,64,128 --dtype bfloat16 --max-new-tokens 128  # batch sizes
     .venv/bin/python bench/eval.py --categories non_live,live --model embedded:gemma3-270m
+    .venv/bin/python bench/eval.py --arms json=bfcl,python=lean        # prompt sets side by side, untrained
+    .venv/bin/python bench/eval.py --arms json=bfcl@runs/prompt-ab/json/adapter,python=lean@runs/prompt-ab/python/adapter
+
+`--arms NAME=PROMPT_SET[@ADAPTER],...` evaluates each arm over the same categories side by side in one run
+(category by category, alternating which arm goes first: `evaluate.compare.evaluate_side_by_side`) and
+writes bench/results/eval_arms.json: per arm the generation seconds of the full set against the targets
+(untrained <= 12 min, trained <= 8 min on 2 cores, for the default prompt set), the scores, and the paired
+differences. bench/prompt_ab.py runs the same function for its trained arms.
 
 Prints a table and writes bench/results/eval.json (the run directory goes to --out).
 """
@@ -28,6 +36,8 @@ from open_toolace.generation import Sampling
 from open_toolace.hardware import machine_info, resolve_dtype
 
 TARGET_SECONDS = 15 * 60
+# Targets of the full non-live set in the default prompt set on 2 cores (issue "Lean prompts").
+ARM_TARGET_SECONDS = {"untrained": 12 * 60, "trained": 8 * 60}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,7 +79,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--window", type=int, default=128, help="items of the --batch-sizes comparison")
     ap.add_argument("--repeats", type=int, default=2, help="rounds of the --levers comparison (interleaved)")
+    ap.add_argument("--prompt-set", default="bfcl", help="prompt set of --prompt-tokens (bfcl | lean)")
+    ap.add_argument(
+        "--arms",
+        default=None,
+        help="NAME=PROMPT_SET[@ADAPTER],...: evaluate these side by side (e.g. json=bfcl,python=lean)",
+    )
     args = ap.parse_args(argv)
+    if args.arms:
+        return time_arms(args, argv)
     if args.prompt_tokens:
         return count_prompt_tokens(args)
     if args.levers or args.batch_sizes:
@@ -180,6 +198,87 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def parse_arms(spec: str) -> dict[str, tuple[str, str | None]]:
+    """`json=bfcl,python=lean@runs/x/adapter` -> {name: (prompt set, adapter or None)}."""
+    arms = {}
+    for part in spec.split(","):
+        name, _, rest = part.partition("=")
+        prompt_set, _, adapter = rest.partition("@")
+        if not name or not prompt_set:
+            raise SystemExit(f"--arms: bad arm {part!r}; use NAME=PROMPT_SET[@ADAPTER]")
+        arms[name] = (prompt_set, adapter or None)
+    return arms
+
+
+def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
+    from open_toolace.evaluate.bfcl import resolve_categories
+    from open_toolace.evaluate.compare import compare_dirs, evaluate_side_by_side, seconds_over
+    from open_toolace.evaluate.runner import generator_dtype
+    from open_toolace.generation import make_generator
+    from open_toolace.io import atomic_write_json
+
+    spec = parse_arms(args.arms)
+    gens = {
+        name: make_generator("hf", args.model, adapter=adapter, batch_size=args.batch_size, dtype=args.dtype)
+        for name, (_, adapter) in spec.items()
+    }
+    meta = {
+        name: {"model": args.model, "adapter": adapter, "backend": "hf", "dtype": generator_dtype(gens[name])}
+        for name, (_, adapter) in spec.items()
+    }
+    res = evaluate_side_by_side(
+        {name: (gens[name], ps) for name, (ps, _) in spec.items()},
+        args.categories,
+        args.out,
+        limit=args.limit,
+        max_new_tokens=args.max_new_tokens,
+        save_every=args.batch_size,
+        meta=meta,
+    )
+    cats = res["categories"]
+    kind = "trained" if any(a for _, a in spec.values()) else "untrained"
+    names = list(spec)
+    arms = {}
+    for name, (ps, adapter) in spec.items():
+        sc = res["scores"][name]
+        secs = seconds_over(res["timing"][name], cats)
+        arms[name] = {
+            "prompt_set": ps,
+            "adapter": adapter,
+            "generation_seconds": secs,
+            "by_category": {c: res["timing"][name].get(c) for c in cats},
+            "partial": sorted(k.split(".")[0] for k in res["timing"][name] if k.endswith(".partial")),
+            "n_items": sc["n_items"],
+            "accuracy": {c: round(v["accuracy"], 4) for c, v in sc["categories"].items()},
+            "summary": {k: round(v["accuracy"], 4) for k, v in sc["summary"].items()},
+        }
+    paired = compare_dirs(Path(args.out) / names[0], Path(args.out) / names[-1]) if len(names) > 1 else {}
+    result = {
+        "kind": kind,
+        "model": args.model,
+        "categories": cats,
+        "limit": args.limit,
+        "full_set": args.limit is None and cats == resolve_categories("non_live"),
+        "max_new_tokens": args.max_new_tokens,
+        "batch_size": args.batch_size,
+        "target_seconds": ARM_TARGET_SECONDS[kind],
+        "arms": arms,
+        f"paired_{names[-1]}_minus_{names[0]}": paired,
+        "machine": {**machine_info(resolve_dtype(args.dtype, "cpu")), "python": platform.python_version()},
+        "command": "python bench/eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    out = atomic_write_json(Path(args.json).with_name(f"eval_arms_{kind}.json"), result)
+    print(f"\n{kind} {args.model}: {len(cats)} categories, limit {args.limit}; target "
+          f"{ARM_TARGET_SECONDS[kind] / 60:.0f} min for the default prompt set on the full non-live set")  # fmt: skip
+    print(f"{'arm':<12}{'prompt set':>12}{'items':>8}{'gen min':>9}{'all_items':>11}")
+    for name, a in arms.items():
+        print(f"{name:<12}{a['prompt_set']:>12}{a['n_items']:>8}{a['generation_seconds'] / 60:>9.1f}"
+              f"{100 * a['summary'].get('all_items', 0):>10.1f}%")  # fmt: skip
+    print(f"wrote {out}")
+    return 0
+
+
 def count_prompt_tokens(args: argparse.Namespace) -> int:
     """Prompt tokens per category, and the share every request repeats: the invocation system prompt
     before its function list. Writes bench/results/eval_prompt_tokens.json."""
@@ -187,29 +286,36 @@ def count_prompt_tokens(args: argparse.Namespace) -> int:
     from open_toolace.evaluate.bfcl import invocation_request
     from open_toolace.io import atomic_write_json
     from open_toolace.models import load_model
-    from open_toolace.prompts import PROMPTS, apply_chat_template
+    from open_toolace.prompts import apply_chat_template, get_prompts
 
     _, tok = load_model(args.model)
-    shared = len(tok(PROMPTS["invocation"]["system"].split("{functions}")[0]).input_ids)
+    shared = len(tok(get_prompts(args.prompt_set)["invocation"]["system"].split("{functions}")[0]).input_ids)
     rows = {}
     for cat in resolve_categories(args.categories):
         n = [
-            len(tok(apply_chat_template(tok, invocation_request(it))).input_ids)
+            len(tok(apply_chat_template(tok, invocation_request(it, args.prompt_set))).input_ids)
             for it in load_bfcl([cat], args.limit)
         ]
         rows[cat] = {"items": len(n), "prompt_tokens": sum(n), "mean": round(sum(n) / len(n)), "max": max(n)}
     total, items = sum(r["prompt_tokens"] for r in rows.values()), sum(r["items"] for r in rows.values())
     result = {
         "model": args.model,
+        "prompt_set": args.prompt_set,
         "categories": rows,
         "items": items,
         "prompt_tokens": total,
         "mean_per_item": round(total / items),
         "shared_system_prefix_tokens": shared,
         "shared_share_of_prefill": round(shared * items / total, 3),
-        "command": "python bench/eval.py --prompt-tokens " + f"--categories {args.categories}",
+        "command": "python bench/eval.py --prompt-tokens "
+        + f"--categories {args.categories} --prompt-set {args.prompt_set}",
     }
-    out = atomic_write_json(Path(args.json).with_name("eval_prompt_tokens.json"), result)
+    name = (
+        "eval_prompt_tokens.json"
+        if args.prompt_set == "bfcl"
+        else f"eval_prompt_tokens_{args.prompt_set}.json"
+    )
+    out = atomic_write_json(Path(args.json).with_name(name), result)
     print(f"{'category':<26}{'items':>7}{'tokens':>10}{'mean':>7}{'max':>7}")
     for cat, r in rows.items():
         print(f"{cat:<26}{r['items']:>7}{r['prompt_tokens']:>10}{r['mean']:>7}{r['max']:>7}")

@@ -52,7 +52,7 @@ def bench_samples(n: int, seed: int) -> list[dict]:
     rng = random.Random(seed)
     if (shared / "sealtools_dev.jsonl").exists():
         from open_toolace.data.adapters import load_examples
-        from open_toolace.training.tasks import TaskMixConfig, build_mixture
+        from open_toolace.training.mixture import TaskMixConfig, build_mixture
 
         examples = load_examples(shared / "sealtools_dev.jsonl") + load_examples(
             shared / "toolrl_rlla_sft.json"

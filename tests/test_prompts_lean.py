@@ -18,7 +18,7 @@ from open_toolace.formats import python_doc
 from open_toolace.formats.tools import parse_tool
 from open_toolace.generation import Sampling
 from open_toolace.generation.fake import FakeGenerator
-from open_toolace.training.tasks import TaskMixConfig, build_mixture
+from open_toolace.training.mixture import TaskMixConfig, build_mixture
 
 TOOL = {
     "name": "get_weather",
@@ -141,6 +141,19 @@ def test_trainer_saves_the_prompt_format(tmp_path):
     cfg = TrainConfig(model="tiny-random", max_steps=1, save_strategy="no", prompt_set="lean", lora_r=4, lora_alpha=8,
                       per_device_train_batch_size=1, effective_batch_size=1, torch_threads=1)  # fmt: skip
     out = train(cfg, tmp_path / "s.jsonl", tmp_path / "a")
+    assert prompts.saved_prompt_set(out) == "lean"
+    # without prompt_set, the set `toolace train build` recorded beside the samples is the one saved
+    from dataclasses import replace
+
+    from open_toolace.config import save_config
+    from open_toolace.training.trainer import samples_prompt_set
+
+    save_config(TaskMixConfig(prompt_set="lean"), tmp_path / "s.config.yaml")
+    assert (
+        samples_prompt_set(tmp_path / "s.jsonl") == "lean"
+        and samples_prompt_set(tmp_path / "x.jsonl") is None
+    )
+    out = train(replace(cfg, prompt_set=None), tmp_path / "s.jsonl", tmp_path / "b")
     assert prompts.saved_prompt_set(out) == "lean"
 
 

@@ -70,7 +70,7 @@ def test_verifier_rejects_broken_samples():
             for k, v in container.items():
                 if isinstance(v, str) and len(v) == 10 and v[4] == "-":
                     container[k] = (dt.date.fromisoformat(v) + dt.timedelta(days=1)).isoformat()
-    assert [r.code for r in verify_example(bad)] == ["underivable_value"]
+    assert {r.code for r in verify_example(bad)} == {"underivable_value"}  # one per shifted date
     # a string value the user never said
     bad = copy.deepcopy(ex)
     args, key = _first_leaf(bad["calls"][0]["arguments"])

@@ -10,16 +10,14 @@ import pytest
 from open_toolace.data.records import make_example
 from open_toolace.formats import ToolCall, parse_calls, render_calls
 from open_toolace.formats.tools import Tool
+from open_toolace.training.mixture import TaskMixConfig, build_mixture, task_counts
 from open_toolace.training.tasks import (
     NO_CALL,
-    TaskMixConfig,
     build_adaption,
     build_invocation,
-    build_mixture,
     build_tool_generation,
     dedupe,
     identifier_name,
-    task_counts,
 )
 
 
@@ -209,6 +207,98 @@ def test_mixture_ratios_caps_dedupe_and_report():
     assert build_mixture(exs, cfg) == (mix, report)  # deterministic
     assert task_counts(build_mixture(exs, TaskMixConfig(adaption_ratio=0.0))[0]).get("adaption") is None
     assert len(dedupe(mix + mix)) == len(dedupe(mix))
+
+
+def test_tool_generation_targets_are_minimal_tools():
+    from open_toolace.training.tasks import minimal_tool
+
+    t = {
+        "name": "book",
+        "description": "Book a room.",
+        "parameters": {
+            "type": "object",
+            "properties": {
+                "hotel": {"type": "string", "pattern": "^[A-Z].*$"},
+                "nights": {"type": "integer"},
+                "breakfast": {"type": "boolean"},
+                "notes": {"type": "string"},
+                "notify": {"type": "boolean"},
+                "guest": {"type": "object", "properties": {"email": {"type": "string", "pattern": ".+@.+"}}},
+            },
+            "required": ["hotel"],
+        },
+    }
+    m = minimal_tool(t, used={"notify"}, optional=2)
+    # required + used + the first two other optional ones, in the tool's order; no pattern at any depth
+    assert list(m["parameters"]["properties"]) == ["hotel", "nights", "breakfast", "notify"]
+    assert "pattern" not in str(m) and m["parameters"]["required"] == ["hotel"]
+    assert "pattern" not in str(
+        minimal_tool(t, used={"guest"}, optional=0)["parameters"]["properties"]["guest"]
+    )
+    ex = make_example(
+        "b",
+        [{"role": "user", "content": "book the Ritz"}],
+        [t],
+        [{"name": "book", "arguments": {"hotel": "Ritz"}}],
+    )
+    (target,) = json.loads(build_tool_generation([ex])[0]["completion"][0]["content"])
+    assert list(target["parameters"]["properties"]) == ["hotel", "nights", "breakfast"]
+    (full,) = json.loads(build_tool_generation([ex], optional=None)[0]["completion"][0]["content"])
+    assert full == t
+
+
+def _many_examples(n: int) -> list[dict]:
+    return [
+        make_example(
+            f"e{i}",
+            [{"role": "user", "content": f"weather in city number {i}"}],
+            [
+                tool(
+                    f"get_weather_{i}", "city", desc=f"weather report number {i} " + "with details " * (i % 5)
+                )
+            ],
+            [{"name": f"get_weather_{i}", "arguments": {"city": f"C{i}"}}],
+            source="t",
+        )
+        for i in range(n)
+    ]
+
+
+def test_mixture_by_supervised_token_shares():
+    from open_toolace.training.mixture import supervised_tokens
+
+    exs = _many_examples(60)
+    words = lambda text: len(text.split())  # noqa: E731 - a stand-in tokenizer
+    shares = {"invocation": 0.6, "tool_generation": 0.3, "adaption": 0.1}
+    mix, report = build_mixture(
+        exs, TaskMixConfig(token_shares=shares, abstention_share=0), count_tokens=words
+    )
+    sup = report["supervised_tokens"]
+    # what the report says is what the samples hold, counted with the given tokenizer
+    for task in ("invocation", "tool_generation", "adaption"):
+        assert sup[task] == sum(supervised_tokens(s, words) for s in mix if s["task"] == task)
+    assert sup["total"] == sum(sup[t] for t in shares) and report["token_count"] == "tokenizer"
+    # the shares hold to within one sample, and the scarcest task (invocation: short answers) is used up
+    for task, share in shares.items():
+        assert abs(report["supervised_token_shares"][task] - share) < 0.05
+    assert report["tasks"]["invocation"]["kept"] == report["tasks"]["invocation"]["unique"]
+    assert report["tasks"]["tool_generation"]["kept"] < report["tasks"]["tool_generation"]["unique"]
+    # a total cap, and a task without a share is dropped
+    small, rep2 = build_mixture(
+        exs,
+        TaskMixConfig(token_shares={"invocation": 1.0}, supervised_tokens=100, abstention_share=0),
+        count_tokens=words,
+    )
+    assert (
+        task_counts(small) == {"invocation": len(small)} and 80 <= rep2["supervised_tokens"]["total"] <= 120
+    )
+    assert build_mixture(exs, TaskMixConfig(token_shares=shares), count_tokens=words) == build_mixture(
+        exs, TaskMixConfig(token_shares=shares), count_tokens=words
+    )  # deterministic
+    # without a tokenizer the counts are estimates, and say so
+    assert build_mixture(exs, TaskMixConfig())[1]["token_count"].startswith("estimate")
+    with pytest.raises(ValueError, match="token_shares"):
+        TaskMixConfig(token_shares={"invocation": 1.0, "bogus": 1.0})
 
 
 def test_mixture_makes_names_identifiers():

@@ -49,8 +49,8 @@ _API = {
     "make_generator": "open_toolace.generation",
     "FakeGenerator": "open_toolace.generation.fake",
     # training, evaluation, synthesis, the whole run
-    "TaskMixConfig": "open_toolace.training.tasks",
-    "build_mixture": "open_toolace.training.tasks",
+    "TaskMixConfig": "open_toolace.training.mixture",
+    "build_mixture": "open_toolace.training.mixture",
     "TrainConfig": "open_toolace.training",
     "train": "open_toolace.training",
     "evaluate_bfcl": "open_toolace.evaluate",

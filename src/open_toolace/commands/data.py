@@ -124,6 +124,11 @@ def cmd_stats(args: argparse.Namespace) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     s = stats(examples, check=args.check, grounding=args.grounding)
+    # what the default sub-task mixture of these examples would supervise, task by task
+    from open_toolace.training.mixture import build_mixture
+
+    report = build_mixture(examples)[1]
+    s["supervised_tokens"], s["token_count"] = report["supervised_tokens"], report["token_count"]
     s["format"] = fmt
     s["rejected"] = len(rejects)
     s["rejected_by_reason"] = dict(_count(r["reason"] for r in rejects))

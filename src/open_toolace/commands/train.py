@@ -21,7 +21,7 @@ from pathlib import Path
 def register(subparsers: argparse._SubParsersAction) -> None:
     from open_toolace.config import help_text
     from open_toolace.training.config import TrainConfig
-    from open_toolace.training.tasks import TaskMixConfig
+    from open_toolace.training.mixture import TaskMixConfig
 
     p = subparsers.add_parser(
         "train",
@@ -60,6 +60,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="extra tool documents (JSON/JSONL of definitions): adaption samples and distractors",
     )
     b.add_argument("--out", dest="build_out", required=True, help="samples JSONL to write")
+    b.add_argument(
+        "--model",
+        dest="build_model",
+        default=None,
+        help="whose tokenizer counts the supervised tokens (token_shares, the printed shares; default: the "
+        "embedded model)",
+    )
     b.add_argument("--set", dest="mix_overrides", action="append", default=[], metavar="KEY=VALUE")
     b.set_defaults(func=cmd_build)
 
@@ -77,7 +84,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     from open_toolace.data.adapters import load_examples
     from open_toolace.data.tool_docs import is_tool_file, load_tool_docs
     from open_toolace.io import DataFileError, write_jsonl
-    from open_toolace.training.tasks import TaskMixConfig, build_mixture
+    from open_toolace.models import DEFAULT_MODEL
+    from open_toolace.training.mixture import TaskMixConfig, build_mixture, token_counter
 
     try:
         cfg = load_config(TaskMixConfig, args.mix_config, args.mix_overrides)
@@ -96,15 +104,18 @@ def cmd_build(args: argparse.Namespace) -> int:
     except (ConfigError, DataFileError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    samples, report = build_mixture(examples, cfg, tools=tools)
+    samples, report = build_mixture(
+        examples, cfg, tools=tools, count_tokens=token_counter(args.build_model or DEFAULT_MODEL)
+    )
     out = Path(args.build_out)
     write_jsonl(out, samples)
     save_config(cfg, out.with_suffix(".config.yaml"))
     report["inputs"] = {"data": list(args.data), "tools": list(args.tools)}
     (out.with_suffix(".report.json")).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{'task':<18}{'built':>8}{'unique':>8}{'kept':>8}")
+    print(f"{'task':<18}{'built':>8}{'unique':>8}{'kept':>8}{'supervised tokens':>19}{'share':>7}")
     for task, c in report["tasks"].items():
-        print(f"{task:<18}{c['built']:>8}{c['unique']:>8}{c['kept']:>8}")
+        n, share = report["supervised_tokens"][task], report["supervised_token_shares"][task]
+        print(f"{task:<18}{c['built']:>8}{c['unique']:>8}{c['kept']:>8}{n:>19,}{100 * share:>6.1f}%")
     print(f"{'total':<34}{report['total']:>8}   (invocation no-call answers: {report['no_call']})")
     for reason, n in report["skipped"].items():
         print(f"skipped {reason}: {n}")

@@ -30,6 +30,48 @@ def _share(n: int, d: int) -> float:
     return round(n / d, 4) if d else 0.0
 
 
+def argument_kinds(value: Any) -> list[str]:
+    """JSON kinds in one argument value, nested ones included (`[1.5, 2]` -> array, number, integer)."""
+    if isinstance(value, bool):
+        return ["boolean"]
+    if isinstance(value, int):
+        return ["integer"]
+    if isinstance(value, float):
+        return ["number"]
+    if isinstance(value, str):
+        return ["string"]
+    if isinstance(value, list):
+        return ["array"] + [k for v in value for k in argument_kinds(v)]
+    if isinstance(value, dict):
+        return ["object"] + [k for v in value.values() for k in argument_kinds(v)]
+    return ["null"]
+
+
+def type_coverage(tools: Iterable[dict]) -> dict[str, int]:
+    """How many parameters of each JSON-Schema type / feature the tools use (nested ones included):
+    `number`, `object`, `array<number>`, `enum(string)`, `default`, `pattern`, ..."""
+    counts: Counter = Counter()
+
+    def visit(sch: dict) -> None:
+        t = sch.get("type", "any")
+        t = "/".join(map(str, t)) if isinstance(t, list) else str(t)
+        counts[f"enum({t})" if "enum" in sch else t] += 1
+        for feat in ("default", "minimum", "maximum", "pattern", "format"):
+            counts[feat] += feat in sch
+        items = sch.get("items")
+        if t == "array" and isinstance(items, dict):
+            counts[f"array<{items.get('type', 'any')}>"] += 1
+        for sub in (sch.get("properties") or {}).values():
+            if isinstance(sub, dict):
+                visit(sub)
+
+    for tool in tools:
+        for sch in ((tool.get("parameters") or {}).get("properties") or {}).values():
+            if isinstance(sch, dict):
+                visit(sch)
+    return {k: v for k, v in sorted(counts.items()) if v}
+
+
 def stats(examples: Iterable[dict], *, check: bool = True, grounding: str = "off") -> dict[str, Any]:
     """Counts and shares of a list of examples; with `check`, rule-check failures by reason code."""
     exs = list(examples)
@@ -51,10 +93,37 @@ def stats(examples: Iterable[dict], *, check: bool = True, grounding: str = "off
         "no_call_share": _share(len(labeled) - len(with_calls), n),
         "unlabeled": n - len(labeled),
         "unlabeled_share": _share(n - len(labeled), n),
+        "domains": len({e["meta"]["domain"] for e in exs if (e.get("meta") or {}).get("domain")}),
+        # the kind of each no-call example, where its source says (synthesized data: far / near_miss /
+        # missing_value); `?` when it does not
+        "abstention_kinds": dict(
+            Counter(
+                (e.get("meta") or {}).get("abstention", "?") for e in labeled if not e["calls"]
+            ).most_common()
+        ),
+        "argument_types": dict(
+            Counter(
+                k
+                for e in with_calls
+                for c in e["calls"]
+                for v in (c.get("arguments") or {}).values()
+                for k in argument_kinds(v)
+            ).most_common()
+        ),  # fmt: skip
+        "schema_types": type_coverage(_distinct_tools(exs)),
     }
     if check:
         out["rule_checks"] = rule_check_counts(exs, grounding=grounding)
     return out
+
+
+def _distinct_tools(examples: list[dict]) -> list[dict]:
+    seen: dict[str, dict] = {}
+    for e in examples:
+        for t in e.get("tools") or []:
+            if isinstance(t, dict):
+                seen.setdefault(json.dumps(t, sort_keys=True, ensure_ascii=False, default=str), t)
+    return list(seen.values())
 
 
 def rule_check_counts(examples: list[dict], *, grounding: str = "off") -> dict[str, Any]:
@@ -118,7 +187,15 @@ def render_stats(s: dict[str, Any], title: str = "data stats") -> str:
         f"| unlabeled | {s['unlabeled']} ({s['unlabeled_share']:.1%}) |",
         f"| by source | {_inline(s['by_source'])} |",
         f"| by kind | {_inline(s['by_kind'])} |",
+        f"| domains | {s['domains']} |",
+        f"| no-call kinds | {_inline(s['abstention_kinds']) or '-'} |",
+        f"| argument types in calls | {_inline(s['argument_types']) or '-'} |",
+        f"| parameter types of the distinct tools | {_inline(s['schema_types']) or '-'} |",
     ]
+    if s.get("supervised_tokens"):
+        lines.append(
+            f"| supervised tokens by task ({s['token_count']}) | {_inline(s['supervised_tokens'])} |"
+        )
     rc = s.get("rule_checks")
     if rc:
         lines += [

@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from open_toolace.evaluate.compare import paired_table
 from open_toolace.io import atomic_write_text, read_json
 
 # Summary keys in display order, with labels that say what each number is.
@@ -150,7 +151,8 @@ def write_chart(path: str | Path, scores: dict[str, Any]) -> Path:
 
 
 def compare(dirs: list[str | Path]) -> str:
-    """Markdown table of every metric across run dirs; Δ in points against the first dir."""
+    """Markdown table of every metric across run dirs, Δ in points against the first dir; then the paired
+    difference per category on the items each dir shares with the first (`evaluate.compare`)."""
     if len(dirs) < 2:
         raise ValueError("compare needs at least two run directories")
     runs = [(Path(d), read_json(Path(d) / "scores.json")) for d in dirs]
@@ -189,4 +191,4 @@ def compare(dirs: list[str | Path]) -> str:
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     n_items = [str(s.get("n_items", "?")) for _, s in runs]
     lines.append("| items | " + " | ".join(n_items) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n\n" + paired_table(dirs)

@@ -15,6 +15,7 @@ from open_toolace.evolve.common import Item, Rejection, reject
 from open_toolace.formats import CallParseError, ToolCall, canonical_calls, parse_calls
 from open_toolace.formats.tools import Tool
 from open_toolace.training import tasks as T
+from open_toolace.training.mixture import TaskMixConfig
 
 # ----------------------------------------------------------------------------- vote
 
@@ -163,13 +164,13 @@ def build_triplets(
     """Training samples from the round's verified items: (query -> tools) tool-generation samples and
     (query + tools [+ distractors] -> calls) invocation samples, via `open_toolace.training.tasks`, plus replay.
 
-    `mix` is a `tasks.TaskMixConfig` (distractors, abstention share, max tools; its seed is replaced by
+    `mix` is a `mixture.TaskMixConfig` (distractors, abstention share, max tools; its seed is replaced by
     `seed`). `replay` is a list of already-built training samples (the bootstrap mixture);
     `replay_share` is the share of the *final* set drawn from it (0.3 -> 30 % replay), which fights
     forgetting of the no-call and multi-tool behaviour the round's own data lacks.
     Returns `(samples shuffled under seed, report)`; the report counts samples per task and every item
     a task builder skipped, by reason."""
-    mix = dataclasses.replace(mix or T.TaskMixConfig(), seed=seed)
+    mix = dataclasses.replace(mix or TaskMixConfig(), seed=seed)
     items = [T.with_identifier_names(it) for it in items] if mix.identifier_names else list(items)
     skipped: Counter[str] = Counter()
     new: list[dict] = []
@@ -178,6 +179,7 @@ def build_triplets(
             items,
             max_tools=mix.max_tools,
             extra=mix.tool_generation_extra,
+            optional=mix.tool_generation_optional,
             skipped=skipped,
             prompts=mix.prompt_set,
         )

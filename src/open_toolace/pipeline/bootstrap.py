@@ -15,7 +15,7 @@ from open_toolace.io import atomic_write_json, read_json, read_jsonl, write_json
 from open_toolace.pipeline.config import RunConfig
 from open_toolace.pipeline.manifest import Ctx
 from open_toolace.training import TrainConfig, train
-from open_toolace.training.tasks import build_mixture
+from open_toolace.training.mixture import build_mixture, token_counter
 
 TRAIN_INFO = (
     "global_step",
@@ -33,10 +33,15 @@ def bootstrap_samples(cfg: RunConfig, ctx: Ctx) -> dict[str, Any]:
     examples = read_jsonl(ctx.path("seed", "examples.jsonl"))
     extra = cfg.seed_data.extra_tools
     tools = [t.to_dict() for t in load_tool_docs(extra)] if extra else []
-    samples, report = build_mixture(examples, replace(cfg.bootstrap.mix, seed=cfg.seed), tools=tools)
+    mix = replace(cfg.bootstrap.mix, seed=cfg.seed)
+    samples, report = build_mixture(examples, mix, tools=tools, count_tokens=token_counter(cfg.model))
     n = write_jsonl(ctx.path("bootstrap", "samples.jsonl"), samples)
     atomic_write_json(ctx.path("bootstrap", "samples_report.json"), report)
-    return {"samples": n, "tasks": report.get("tasks")}
+    return {
+        "samples": n,
+        "tasks": report.get("tasks"),
+        "supervised_token_shares": report["supervised_token_shares"],
+    }
 
 
 def train_adapter(

@@ -17,7 +17,7 @@ from typing import Any
 from open_toolace.generation import Sampling
 from open_toolace.models import DEFAULT_MODEL
 from open_toolace.training.config import TrainConfig
-from open_toolace.training.tasks import TaskMixConfig
+from open_toolace.training.mixture import TaskMixConfig
 
 
 def _round_train() -> TrainConfig:
@@ -66,7 +66,7 @@ class SeedDataConfig:
 class BootstrapConfig:
     mix: TaskMixConfig = field(
         default_factory=TaskMixConfig,
-        metadata={"help": "sub-task mixture of stage 1+2 (tasks.TaskMixConfig)"},
+        metadata={"help": "sub-task mixture of stage 1+2 (training.mixture.TaskMixConfig)"},
     )
     train: TrainConfig = field(
         default_factory=TrainConfig,

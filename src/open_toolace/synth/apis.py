@@ -23,48 +23,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from open_toolace.synth.tree import NO_DEFAULT, ApiSpec, Domain, ParamSpec, parse_param
+from open_toolace.synth.generics import GENERIC, generic_fits
+from open_toolace.synth.tree import NO_DEFAULT, ApiSpec, Domain, ParamSpec
 from open_toolace.synth.values import SCALAR_TYPES, int_range, kind_schema, plural, pools
 
 OPS = ("add_parameter", "add_constraint", "change_type", "nest_object", "add_array", "add_defaults")
 
-# Optional parameters `add_parameter` may add to any API (same line format as tree.yaml).
-GENERIC_LINES = {
-    "language": "language? | in {v} / answered in {v} | Language of the response.",
-    "max_results": "int:1:50? | (top {v} results) / showing {v} results | Maximum number of results.",
-    "sort_order": "enum:ascending,descending? | in {v} order | Sort direction.",
-    "currency": "currency? | with prices in {v} / priced in {v} | Currency code for amounts.",
-    "include_details": "bool? | with full details / ~, just the summary | Return full details.",
-    "timezone": "enum:UTC,CET,EST,PST,JST? | in {v} time / using {v} time | Time zone for times.",
-    "region": "enum:europe,americas,asia,africa,oceania? | for the {v} region | Region.",
-    "response_format": "enum:json,csv,text? | as {v} / formatted as {v} | Output format.",
-    "notes": 'message? | with the note "{v}" | Free-text note.',
-    "notify": "bool? | and notify me / ~, no notification needed | Send a notification when done.",
-    "tags": "list:tag? | tagged {v} | Tags to attach.",
-    "priority_level": "enum:low,normal,high? | with {v} priority | Priority.",
-}
-GENERIC = [parse_param(n, line, f"generic / {n}") for n, line in GENERIC_LINES.items()]
-_LOOKUP_VERBS = {"search", "find", "list", "get", "compare", "check", "track", "estimate", "calculate"}
-
-
-def generic_fits(name: str, api: Api) -> bool:
-    """A generic parameter only where it means something: result options on look-ups, a currency
-    where there is money, a time zone where there are times, notes and notifications on actions."""
-    verb = api.spec.name.split("_")[0]
-    kinds = {p.spec.kind.name for _, p in api.leaves()}
-    lookup = verb in _LOOKUP_VERBS
-    if name in ("max_results", "sort_order"):
-        return verb in ("search", "find", "list")
-    if name in ("include_details", "response_format", "language", "region"):
-        return lookup
-    if name == "currency":
-        return "money" in kinds
-    if name == "timezone":
-        return "time" in kinds
-    return not lookup
-
-
-_INT_KINDS = {"count", "int", "year", "minutes", "percent", "degrees"}
+_INT_KINDS = {"count", "int", "year", "minutes", "percent", "degrees", "whole"}
 _NUM_KINDS = {"money", "km", "kg", "num", "rating"}
 _ARRAYABLE = {"id", "email", "person", "enum"}  # plus every pool kind
 
@@ -160,9 +125,20 @@ def _date_hint(p: ParamSpec) -> str:
 
 
 def api_from_spec(spec: ApiSpec, name: str | None = None) -> Api:
-    layout: list[Param | Group] = [
-        Param(p, p.name, kind_schema(p.kind), p.required, _date_hint(p), p.default) for p in spec.params
-    ]
+    """The un-evolved tool; an object parameter of the tree becomes a `Group` where its first member is."""
+    of_group = {m: g for g in spec.groups for m in g.members}
+    layout: list[Param | Group] = []
+    groups: dict[str, Group] = {}
+    for p in spec.params:
+        leaf = Param(p, p.name, kind_schema(p.kind), p.required, _date_hint(p), p.default)
+        g = of_group.get(p.name)
+        if g is None:
+            layout.append(leaf)
+        elif g.name in groups:
+            groups[g.name].members.append(leaf)
+        else:
+            groups[g.name] = Group(g.name, g.description, [leaf])
+            layout.append(groups[g.name])
     return Api(name or spec.name, spec.name, spec, spec.description, layout)
 
 
@@ -283,7 +259,13 @@ def op_add_array(api: Api, rng: random.Random) -> str | None:
         if p.is_array or k.item is not None or p.default is not NO_DEFAULT:
             continue
         quoted = any('"' in ph for ph in p.spec.phrases)  # 'saying "a and b"' would not say two values
-        if (k.name in pools() or k.name in _ARRAYABLE) and p.schema.get("type") == "string" and not quoted:
+        # a formula or a fact takes one unit, one scale, one currency ("3 feet and inches to cm" asks nothing)
+        fixed = api.spec.kind != "service" and k.name in ("enum", "currency")
+        if (
+            (k.name in pools() or k.name in _ARRAYABLE)
+            and p.schema.get("type") == "string"
+            and not (quoted or fixed)
+        ):
             options.append(p)
     if not options:
         return None
@@ -311,7 +293,8 @@ def op_add_defaults(api: Api, rng: random.Random) -> str | None:
         elif not p.required and t == "integer" and p.spec.kind.name in ("int", "count"):
             lo, hi = int_range(p.spec.kind)
             p.default = lo if p.spec.kind.name == "count" else min(max(10, lo), hi)
-        elif p.required and designed and rng.random() < 0.5:
+        elif p.required and designed and api.spec.kind == "service" and rng.random() < 0.5:
+            # (not on calculators and look-ups: "convert 3 feet" with a silent default target says nothing)
             p.required, p.default = False, p.schema["enum"][0]
         else:
             continue
@@ -349,11 +332,13 @@ def _slug(text: str) -> str:
 
 
 def variant_name(spec: ApiSpec, style: str) -> str:
+    """snake keeps the tree name; camel: `circleArea` (`geometry.circleArea`); dotted: `domain.name`, or
+    for a name that is already dotted the flat `geometry_circle_area`."""
     if style == "camel":
         head, *rest = spec.name.split("_")
         return head + "".join(w.capitalize() for w in rest)
     if style == "dotted":
-        return f"{_slug(spec.domain)}.{spec.name}"
+        return spec.name.replace(".", "_") if "." in spec.name else f"{_slug(spec.domain)}.{spec.name}"
     return spec.name
 
 

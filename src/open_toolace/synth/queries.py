@@ -1,18 +1,13 @@
-"""Queries with ground-truth calls, built from the API pool: the offline stand-in for ToolACE's dialog agents.
+"""How a request is said: the offline stand-in for the user turns of ToolACE's dialog agents.
 
 A query is an opener ("Could you {c}?") around clauses; a clause is an API's intent ("find flights")
 followed by one phrase per argument ("from {v}", "on {v}"), each value said in one of its natural forms.
-Sample types (BFCL's categories, so the seed data covers what is evaluated):
-
-    single             one tool offered, one call
-    multiple           the right tool among 2-4 distractors (same domain first), one call
-    parallel           one tool called 2-3 times (several values of one argument, or several requests)
-    parallel_multiple  2-3 different tools called in one request, plus distractors
-    irrelevance        no offered tool fits: the answer is no call (`calls: []`)
-    multi_turn         an earlier request, its call and tool result, then a new request
+`make_clause(api, rng)` and `make_parallel_clause(api, rng, k)` build clauses with the calls they ask for;
+`sentence(clauses, rng, context)` joins them into one request. The sample types built from them
+(single, multiple, parallel, ..., abstentions) are `synth/samples.py`.
 
     rng = random.Random(0)
-    sample = make_sample("single", api, pool_index, rng)   # Sample(messages, tools, calls, meta)
+    text, skeleton = sentence([make_clause(api, rng)], rng)
 """
 
 from __future__ import annotations
@@ -21,13 +16,12 @@ import datetime as dt
 import json
 import random
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from open_toolace.formats import ToolCall, render_calls
 from open_toolace.synth.apis import Api
+from open_toolace.synth.tree import ParamSpec
 from open_toolace.synth.values import Value, draw, draw_date, join_list, pools
 
-TYPES = ("single", "multiple", "parallel", "parallel_multiple", "irrelevance", "multi_turn")
 OPENERS = (
     "{c}.", "Please {c}.", "Can you {c}?", "Could you {c}?", "Could you please {c}?", "I need you to {c}.",
     "I'd like you to {c}.", "Help me {c}.", "Would you {c}?", "Hey, {c}.", "Quick one: {c}.",
@@ -39,19 +33,10 @@ OPENERS = (
 SAME_JOINERS = (", and ", ", and also ", "; also ", ", as well as ")
 MULTI_JOINERS = (", and ", ", and then ", ", then ", "; also ", ", and after that ")
 NEXT_SENTENCES = ("Also, {c}.", "Then {c}.", "After that, {c}.", "And {c}, please.", "Additionally, {c}.")
-REPLIES = ("Done.", "All set.", "I've taken care of that.", "Here is what I found.", "That went through.")
-_WORD = re.compile(r"[a-z]+")
 VARIABLE_KINDS = {"date", "person", "enum"} | set(pools())
-_GENERIC_WORDS = {"get", "list", "find", "search", "show", "set", "create", "the", "a", "an", "of", "for",
-                  "to", "in", "and", "or", "by", "with", "on", "from", "at", "is", "my", "your", "new"}  # fmt: skip
-
-
-@dataclass
-class Sample:
-    messages: list[dict]
-    tools: list[dict]
-    calls: list[dict]
-    meta: dict = field(default_factory=dict)
+# On calculators and look-ups a stated number is the thing asked about ("the factorial of 5, 7 and 9",
+# "its population in 1990 and 2010"), so it may vary too; on services a number is a detail (3 nights).
+NUMERIC_VARIABLE_KINDS = {"whole", "num", "year"}
 
 
 @dataclass
@@ -65,10 +50,22 @@ class Clause:
         return [{"name": self.api.name, "arguments": arguments(self.api, v)} for v in self.values]
 
 
+_JOIN_WORDS = {"the", "a", "an", "to", "of", "for", "in", "on", "and", "with", "at", "by", "from"}
+_DOUBLED = re.compile(r"\b(" + "|".join(sorted(_JOIN_WORDS)) + r")\s+\1\b", re.I)
+
+
 def _glue(parts: list[str]) -> str:
+    """Phrases joined by spaces; a function word that ends one phrase and starts the next is said once
+    ("lived in" + "in 2004" -> "lived in 2004")."""
     out = ""
     for p in parts:
-        out += p if (not out or p[:1] in ",:;.") else " " + p
+        if not out or p[:1] in ",:;.":
+            out += p
+            continue
+        last, _, rest = p.partition(" ")
+        if rest and last.lower() in _JOIN_WORDS and out.rsplit(" ", 1)[-1].lower() == last.lower():
+            p = rest
+        out += " " + p
     return out
 
 
@@ -142,15 +139,39 @@ def _phrases(api: Api, values: dict[str, Value], rng: random.Random) -> list[tup
     opt = [n for n in values if n not in required]
     rng.shuffle(opt)
     out = [(n, *_phrase(api, n, values[n], rng)) for n in req + opt]
-    # "... and notify me" reads as the end of a request, not its middle
-    return [o for o in out if not o[1].startswith("and ")] + [o for o in out if o[1].startswith("and ")]
+    # A bare identifier reads right only straight after the intent ("track flight FL-12345"); later ones say
+    # what they are ("... with coupon code SAVE-70371"), or a query becomes a run of codes.
+    for i, (n, skel, text) in enumerate(out):
+        p = next(p for _, p in api.leaves() if p.name == n)
+        if i > 0 and skel == "{v}" and p.spec.kind.name == "id":
+            noun = re.sub(r"_id$", "", p.spec.name).replace("_", " ")
+            out[i] = (n, f"with {noun} {skel}", f"with {noun} {text}")
+    # an optional "... and notify me" reads as the end of a request, not its middle; a required "and {v}"
+    # stays in tree order, where it completes the phrase before it ("between (1, 2) and (4, 6)")
+    last = [o for o in out if o[0] not in required and o[1].startswith("and ")]
+    return [o for o in out if o not in last] + last
 
 
-def make_clause(api: Api, rng: random.Random, mention_p: float = 0.45) -> Clause:
+def make_clause(api: Api, rng: random.Random, mention_p: float = 0.45, omit: str | None = None) -> Clause:
+    """One request of `api` with its values; `omit` leaves that argument out (a request missing a value)."""
     values = draw_values(api, rng, mention_p)
+    values.pop(omit, None)
     intent = rng.choice(api.spec.intents)
     parts = [("", intent, intent), *_phrases(api, values, rng)]
     return Clause(api, [values], _glue([t for *_, t in parts]), _glue([s for _, s, _ in parts]))
+
+
+def _listable(api: Api, spec: ParamSpec) -> bool:
+    """Whether one phrase of this parameter can carry several values. A number is listed only as the last
+    required argument and never glued to a unit, so no other number runs into the list ("a = 2, 3 and 4,
+    b = 5", "6, 8 and 9%"). A calculator's option is not listed either ("124 grams and pounds to kg")."""
+    if any('"' in ph for ph in spec.phrases):
+        return False
+    if spec.kind.name in VARIABLE_KINDS:
+        return not (api.spec.kind == "calculator" and spec.kind.name == "enum")
+    last = [p.name for p in api.spec.params if p.required][-1:]
+    return (api.spec.kind != "service" and spec.kind.name in NUMERIC_VARIABLE_KINDS and [spec.name] == last
+            and all(ph.endswith("{v}") or re.search(r"\{v\}\s", ph) for ph in spec.phrases))  # fmt: skip
 
 
 def make_parallel_clause(api: Api, rng: random.Random, k: int, mention_p: float = 0.35) -> Clause | None:
@@ -159,12 +180,12 @@ def make_parallel_clause(api: Api, rng: random.Random, k: int, mention_p: float 
     base = draw_values(api, rng, mention_p)
     # vary an argument that names a thing (a city, a person, a title, a date), not an amount or an id
     vary = [p.name for _, p in api.leaves()
-            if p.name in base and p.required and not p.is_array and p.spec.kind.name in VARIABLE_KINDS
-            and not any('"' in ph for ph in p.spec.phrases)]  # fmt: skip
+            if p.name in base and p.required and not p.is_array and _listable(api, p.spec)]  # fmt: skip
     if vary and rng.random() < 0.5:
         n = rng.choice(vary)
         p = next(p for _, p in api.leaves() if p.name == n)
-        seen, vals = {json.dumps(base[n].value)}, [base[n]]
+        # no listed value may repeat another argument of the call ("from pounds to pounds")
+        seen, vals = {json.dumps(o.value) for o in base.values()}, [base[n]]
         for _ in range(k * 4):
             v = draw(p.spec.kind, rng, p.schema)
             if json.dumps(v.value) not in seen and all(v.text != o.text for o in base.values()):
@@ -227,146 +248,10 @@ def sentence(clauses: list[Clause], rng: random.Random, context: tuple[str, ...]
 
 
 def tidy(text: str) -> str:
-    """Punctuation left by phrase joins (", ." / ",," / "p.m..") and a capital first letter."""
+    """Punctuation left by phrase joins (", ." / ",," / "p.m.."), a function word said twice where a phrase
+    meets its value ("in in progress"), and a capital first letter."""
+    text = _DOUBLED.sub(r"\1", text)
     text = re.sub(r"\s+([,.?;])", r"\1", text)
     text = re.sub(r"[,;]+([.?!])", r"\1", text)
     text = re.sub(r",{2,}", ",", text).replace(".m..", ".m.")
     return text[:1].upper() + text[1:]
-
-
-def content_words(api: Api) -> set[str]:
-    text = f"{api.spec.name} {api.spec.description} {' '.join(api.spec.intents)}".replace("_", " ").lower()
-    return {w for w in _WORD.findall(text) if w not in _GENERIC_WORDS and len(w) > 2}
-
-
-def distractors(targets: list[Api], pool: list[Api], rng: random.Random, k: int, same_domain: bool,
-                by_domain: dict[str, list[Api]] | None = None) -> list[Api]:  # fmt: skip
-    """`k` tools that are not the answer: none shares a base API with a target; same domain first if asked."""
-    bases = {a.base for a in targets}
-    domains = {a.domain for a in targets}
-    near = []
-    if same_domain:
-        near = [
-            a
-            for d in sorted(domains)
-            for a in (by_domain or {}).get(d, pool)
-            if a.base not in bases and a.domain == d
-        ]
-    far = [
-        a
-        for a in rng.sample(pool, min(len(pool), 4 * k + 8))
-        if a.base not in bases and a.domain not in domains
-    ]
-    out: list[Api] = []
-    for cand in rng.sample(near, min(len(near), k)) + far:
-        if len(out) == k:
-            break
-        if cand.base not in {o.base for o in out}:
-            out.append(cand)
-    return out
-
-
-def unrelated(target: Api, pool: list[Api], rng: random.Random, k: int) -> list[Api]:
-    """Tools from other domains sharing no content word with the target: none of them can serve it."""
-    words = content_words(target)
-    out: list[Api] = []
-    for cand in rng.sample(pool, min(len(pool), 12 * k)):
-        if len(out) == k:
-            break
-        if (
-            cand.domain != target.domain
-            and not (content_words(cand) & words)
-            and cand.base not in {o.base for o in out}
-        ):
-            out.append(cand)
-    return out
-
-
-def tool_result(api: Api, call: dict, rng: random.Random) -> str:
-    """A plausible JSON tool response for a multi-turn history."""
-    first = next(iter(call["arguments"].items()), ("request", api.name))
-    return json.dumps({"status": "success", "id": f"R-{rng.randint(10000, 99999)}", first[0]: first[1]})
-
-
-def _tools(apis: list[Api], rng: random.Random) -> list[dict]:
-    tools = [a.tool() for a in apis]
-    rng.shuffle(tools)
-    return tools
-
-
-def _meta(template: str, clauses: list[Clause], targets: list[str] | None = None) -> dict:
-    """What the stats count: the template (query with values as {v}), value phrasings, APIs and operators."""
-    forms = sorted({v.form for c in clauses for vs in c.values for v in vs.values()})
-    apis = [c.api for c in clauses]
-    return {"template": template, "forms": forms, "domain": apis[0].domain,
-            "apis": [a.name for a in apis] if targets is None else targets,
-            "ops": sorted({op.split(":")[0] for a in apis for op in a.ops})}  # fmt: skip
-
-
-def make_sample(kind: str, api: Api, pool: list[Api], by_domain: dict[str, list[Api]], rng: random.Random,
-                context: tuple[str, ...] = ()) -> Sample | None:  # fmt: skip
-    """One sample of type `kind` built around `api`; None when the API cannot make that type."""
-    mates = [a for a in by_domain[api.domain] if a.base != api.base]
-    if kind in ("single", "multiple"):
-        c = make_clause(api, rng)
-        text, skel = sentence([c], rng, context)
-        others = (
-            distractors([api], pool, rng, rng.randint(2, 4), True, by_domain) if kind == "multiple" else []
-        )
-        return Sample(
-            [{"role": "user", "content": text}], _tools([api, *others], rng), c.calls(), _meta(skel, [c])
-        )
-    if kind == "parallel":
-        c = make_parallel_clause(api, rng, rng.randint(2, 3))
-        if c is None:
-            return None
-        text, skel = sentence([c], rng, context)
-        others = distractors([api], pool, rng, rng.randint(0, 2), True, by_domain)
-        return Sample(
-            [{"role": "user", "content": text}], _tools([api, *others], rng), c.calls(), _meta(skel, [c])
-        )
-    if kind == "parallel_multiple":
-        picks: list[Api] = []
-        want = rng.randint(1, 2)
-        for a in rng.sample(mates, len(mates)):
-            if a.base not in {p.base for p in picks}:
-                picks.append(a)
-            if len(picks) == want:
-                break
-        if not picks:
-            return None
-        clauses = [make_clause(a, rng, 0.35) for a in [api, *picks]]
-        text, skel = sentence(clauses, rng, context)
-        targets = [api, *picks]
-        others = distractors(targets, pool, rng, rng.randint(0, 2), True, by_domain)
-        calls = [c for cl in clauses for c in cl.calls()]
-        return Sample(
-            [{"role": "user", "content": text}], _tools(targets + others, rng), calls, _meta(skel, clauses)
-        )
-    if kind == "irrelevance":
-        c = make_clause(api, rng)
-        text, skel = sentence([c], rng, context)
-        others = unrelated(api, pool, rng, rng.randint(1, 4))
-        if not others:
-            return None
-        return Sample(
-            [{"role": "user", "content": text}], _tools(others, rng), [], _meta(skel, [c], targets=[])
-        )
-    if kind == "multi_turn":
-        if not mates:
-            return None
-        second = rng.choice(mates)
-        c1, c2 = make_clause(api, rng), make_clause(second, rng)
-        q1, s1 = sentence([c1], rng, context)
-        q2, s2 = sentence([c2], rng)
-        call1 = c1.calls()[0]
-        msgs = [
-            {"role": "user", "content": q1},
-            {"role": "assistant", "content": render_calls([ToolCall(call1["name"], call1["arguments"])])},
-            {"role": "tool", "content": tool_result(api, call1, rng)},
-            {"role": "assistant", "content": rng.choice(REPLIES)},
-            {"role": "user", "content": q2},
-        ]
-        others = distractors([api, second], pool, rng, rng.randint(0, 2), True, by_domain)
-        return Sample(msgs, _tools([api, second, *others], rng), c2.calls(), _meta(f"{s1} || {s2}", [c1, c2]))
-    raise ValueError(f"unknown sample type {kind!r}; use one of {TYPES}")

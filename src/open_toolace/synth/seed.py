@@ -26,12 +26,14 @@ from open_toolace.data.records import make_example
 from open_toolace.io import atomic_write_json, write_jsonl
 from open_toolace.synth.apis import build_pool
 from open_toolace.synth.contamination import bfcl_index, check_example
-from open_toolace.synth.queries import TYPES, make_sample
+from open_toolace.synth.samples import TYPES, make_sample
 from open_toolace.synth.stats import diversity_stats, format_stats
 from open_toolace.synth.teacher import TeacherConfig
 from open_toolace.synth.tree import load_tree, split_domains
 from open_toolace.synth.verify import reject, verify_example, verify_tools
 
+# Domains the seed set never sees; unlabeled queries (self-evolution rounds) come from them. Services and,
+# from tree_compute.yaml, calculators and a look-up, so rounds also meet computations the seed did not teach.
 HELD_OUT = [
     "Astronomy",
     "Nonprofit",
@@ -41,6 +43,10 @@ HELD_OUT = [
     "Government",
     "Translation",
     "Insurance",
+    "Chemistry",
+    "Probability",
+    "Periodic Table",
+    "Text Tools",
 ]
 DEFAULT_MIX = {"single": 0.2, "multiple": 0.25, "parallel": 0.15, "parallel_multiple": 0.15, "irrelevance": 0.12,
                "multi_turn": 0.13}  # fmt: skip

@@ -7,47 +7,8 @@ print(format_stats(s))
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
-
-def type_coverage(tools: list[dict]) -> dict[str, int]:
-    """How many parameters of each JSON-Schema feature the tools use (nested ones included)."""
-    counts: dict[str, int] = {}
-
-    def visit(s: dict) -> None:
-        t = s.get("type", "any")
-        key = f"enum({t})" if "enum" in s else t
-        counts[key] = counts.get(key, 0) + 1
-        for feat in ("default", "minimum", "maximum", "pattern", "format"):
-            if feat in s:
-                counts[feat] = counts.get(feat, 0) + 1
-        if t == "array" and isinstance(s.get("items"), dict):
-            counts[f"array<{s['items'].get('type', 'any')}>"] = (
-                counts.get(f"array<{s['items'].get('type', 'any')}>", 0) + 1
-            )
-        for sub in (s.get("properties") or {}).values():
-            visit(sub)
-
-    for t in tools:
-        for s in t["parameters"]["properties"].values():
-            visit(s)
-    return dict(sorted(counts.items()))
-
-
-def _arg_kinds(value: Any) -> list[str]:
-    if isinstance(value, bool):
-        return ["boolean"]
-    if isinstance(value, int):
-        return ["integer"]
-    if isinstance(value, float):
-        return ["number"]
-    if isinstance(value, str):
-        return ["string"]
-    if isinstance(value, list):
-        return ["array"] + [k for v in value for k in _arg_kinds(v)]
-    if isinstance(value, dict):
-        return ["object"] + [k for v in value.values() for k in _arg_kinds(v)]
-    return ["null"]
+from open_toolace.data.stats import argument_kinds, type_coverage
 
 
 def diversity_stats(
@@ -63,7 +24,7 @@ def diversity_stats(
     for cs in calls:
         for c in cs:
             for v in c["arguments"].values():
-                arg_types.update(_arg_kinds(v))
+                arg_types.update(argument_kinds(v))
     meta = [ex.get("meta") or {} for ex in examples]
     words = [len(q.split()) for q in queries]
     out = {
@@ -81,6 +42,7 @@ def diversity_stats(
         "argument_types": dict(arg_types.most_common()),
         "value_phrasings": dict(Counter(f for m in meta for f in m.get("forms", [])).most_common()),
         "evolution_ops_in_samples": dict(Counter(o for m in meta for o in m.get("ops", [])).most_common()),
+        "abstention_kinds": dict(Counter(m["abstention"] for m in meta if m.get("abstention")).most_common()),
     }
     if pool_tools is not None:
         out["pool_apis"] = len(pool_tools)

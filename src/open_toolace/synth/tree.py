@@ -1,8 +1,11 @@
-"""The API context tree (domain -> functionality -> API) that seeds synthesis, read from `tree.yaml`.
+"""The API context tree (domain -> functionality -> API) that seeds synthesis, read from `tree.yaml` (web and
+service APIs) and `tree_compute.yaml` (calculators and fact look-ups): one tree, kept in two files by theme.
 
 Each API leaf is an `ApiSpec`: what it does, the verb phrases a user says to ask for it, and its
 parameters with their value kinds and phrasings (see the header of tree.yaml for the line format).
-`load_tree()` parses and checks the file once; a mistake names the domain, API and parameter.
+A parameter may also be an object of member parameters (`{d: ..., p: {member: line, ...}}`), which the
+pool turns into a nested `object` property, and an API name may be dotted (`geometry.circle_area`).
+`load_tree()` parses and checks the files once; a mistake names the file, domain, API and parameter.
 
     domains = load_tree()                 # list[Domain], in file order
     api = domains[0].apis[0]              # ApiSpec(name='search_flights', ...)
@@ -37,6 +40,11 @@ class _NoDefault:
 
 NO_DEFAULT: Any = _NoDefault()
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_API_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")  # one optional family prefix
+TREE_FILES = ("tree.yaml", "tree_compute.yaml")
+# What an API is: a service call (book, send, search), a calculator (a formula over stated numbers) or a
+# look-up of facts; the pool adds only generic parameters that make sense for it (generics.generic_fits).
+API_KINDS = ("service", "calculator", "lookup")
 
 
 class TreeError(ValueError):
@@ -59,13 +67,24 @@ class ParamSpec:
 
 
 @dataclass(frozen=True)
+class GroupSpec:
+    """An object parameter designed in the tree: its members are leaves of `ApiSpec.params`."""
+
+    name: str
+    description: str
+    members: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ApiSpec:
     name: str
     description: str
     domain: str
     functionality: str
     intents: tuple[str, ...]
-    params: tuple[ParamSpec, ...]
+    params: tuple[ParamSpec, ...]  # every leaf, group members included, in tree order
+    groups: tuple[GroupSpec, ...] = ()
+    kind: str = "service"
 
 
 @dataclass(frozen=True)
@@ -74,6 +93,7 @@ class Domain:
     context: tuple[str, ...]  # sentences a user may say before the request
     functionalities: tuple[str, ...]
     apis: tuple[ApiSpec, ...]
+    kind: str = "service"
 
 
 def parse_param(name: str, line: str, where: str) -> ParamSpec:
@@ -112,6 +132,28 @@ def parse_param(name: str, line: str, where: str) -> ParamSpec:
     return ParamSpec(name, kind, required, true_p, false_p, description, default)
 
 
+def _parse_params(body: dict, where: str) -> tuple[tuple[ParamSpec, ...], tuple[GroupSpec, ...]]:
+    """Leaves and designed groups of one API; a group is `name: {d: description, p: {member: line}}`."""
+    leaves: list[ParamSpec] = []
+    groups: list[GroupSpec] = []
+    for name, line in (body or {}).items():
+        if not isinstance(line, dict):
+            leaves.append(parse_param(name, line, f"{where} / {name}"))
+            continue
+        gwhere, body_p = f"{where} / {name}", line.get("p") or {}
+        if not _NAME.match(name) or not line.get("d") or not body_p or not isinstance(body_p, dict):
+            raise TreeError(f"{gwhere}: an object parameter needs a snake_case name, d and p (its members)")
+        if any(isinstance(ml, dict) for ml in body_p.values()):
+            raise TreeError(f"{gwhere}: objects nest one level deep")
+        members = [parse_param(m, ml, f"{gwhere} / {m}") for m, ml in body_p.items()]
+        groups.append(GroupSpec(name, str(line["d"]), tuple(m.name for m in members)))
+        leaves.extend(members)
+    names = [p.name for p in leaves] + [g.name for g in groups]
+    if len(set(names)) < len(names):  # values are keyed by leaf name, so members must be unique too
+        raise TreeError(f"{where}: parameter and member names must be unique within an API")
+    return tuple(leaves), tuple(groups)
+
+
 def parse_tree(data: dict) -> list[Domain]:
     if not isinstance(data, dict) or not data:
         raise TreeError("the tree must be a mapping of domains")
@@ -120,39 +162,55 @@ def parse_tree(data: dict) -> list[Domain]:
         if not isinstance(body, dict):
             raise TreeError(f"{dname}: expected a mapping of functionalities")
         context = tuple(str(c) for c in body.get("ctx", ()))
+        dkind = str(body.get("kind", "service"))
+        if dkind not in API_KINDS:
+            raise TreeError(f"{dname}: kind must be one of {API_KINDS}, got {dkind!r}")
         apis, funcs = [], []
         for fname, fbody in body.items():
-            if fname == "ctx":
+            if fname in ("ctx", "kind"):
                 continue
             funcs.append(fname)
             for aname, a in (fbody or {}).items():
                 where = f"{dname} / {fname} / {aname}"
                 if aname in seen:
                     raise TreeError(f"{where}: API name used twice")
-                if not _NAME.match(aname) or not isinstance(a, dict):
+                if not _API_NAME.match(aname) or not isinstance(a, dict):
                     raise TreeError(f"{where}: bad API name or body")
                 seen.add(aname)
                 intents = a.get("i") or []
                 if isinstance(intents, str):
                     intents = [intents]
-                params = tuple(
-                    parse_param(p, line, f"{where} / {p}") for p, line in (a.get("p") or {}).items()
-                )
+                params, groups = _parse_params(a.get("p"), where)
                 if not intents or not a.get("d") or not params:
                     raise TreeError(f"{where}: needs d (description), i (intents) and p (parameters)")
-                apis.append(ApiSpec(aname, str(a["d"]), dname, fname, tuple(intents), params))
-        domains.append(Domain(dname, context, tuple(funcs), tuple(apis)))
+                apis.append(ApiSpec(aname, str(a["d"]), dname, fname, tuple(intents), params, groups, dkind))
+        domains.append(Domain(dname, context, tuple(funcs), tuple(apis), dkind))
     return domains
+
+
+def _read_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 @cache
 def _load_default() -> tuple[Domain, ...]:
-    text = resources.files("open_toolace.synth").joinpath("tree.yaml").read_text(encoding="utf-8")
-    return tuple(parse_tree(yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))))
+    """The packaged files as one tree: domains and API names must be unique across them."""
+    merged: dict = {}
+    for fname in TREE_FILES:
+        data = _read_yaml(resources.files("open_toolace.synth").joinpath(fname).read_text(encoding="utf-8"))
+        try:
+            parse_tree(data)  # checked alone first, so a mistake names its file
+        except TreeError as e:
+            raise TreeError(f"{fname}: {e}") from e
+        twice = sorted(set(data) & set(merged))
+        if twice:
+            raise TreeError(f"{fname}: domain(s) {twice} already defined in another tree file")
+        merged.update(data)
+    return tuple(parse_tree(merged))  # repeats the API-name check across the files
 
 
 def load_tree(path: str | Path | None = None) -> list[Domain]:
-    """The packaged tree, or a tree file of your own in the same format."""
+    """The packaged tree (tree.yaml + tree_compute.yaml), or a tree file of your own in the same format."""
     if path is None:
         return list(_load_default())
     p = Path(path)

@@ -21,7 +21,7 @@ from open_toolace.data.records import make_example
 from open_toolace.io import atomic_write_json, write_jsonl
 from open_toolace.synth.apis import build_pool
 from open_toolace.synth.contamination import bfcl_index
-from open_toolace.synth.queries import make_sample
+from open_toolace.synth.samples import make_sample
 from open_toolace.synth.seed import SynthConfig, sidecar
 from open_toolace.synth.stats import diversity_stats
 from open_toolace.synth.tree import load_tree, split_domains

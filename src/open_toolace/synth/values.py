@@ -3,7 +3,10 @@
 A *kind* names what a parameter holds (`city`, `date`, `count:night`, `money`, `list:city`, `enum:a,b`...).
 `draw(kind, rng, schema)` returns a `Value`: the canonical value that goes into the call (ISO dates, plain
 numbers, lists) and the text the query uses for it ("March 4th, 2026", "three nights", "$1,250",
-"Oslo, Bergen and Tromso"). Every text is chosen so the canonical value can be read back from the query;
+"Oslo, Bergen and Tromso"). Numeric kinds for calculators: `num:LO:HI:DEC` (a float, "3.75"), `whole:LO:HI`
+("seven", "42", "2,500"), `rate:LO:HI[:DEC]` (a percent range; the call holds the fraction 0.0425 for
+"4.25%"), `numbers:LO:HI:DEC[:MIN:MAX]` (a list, "4, 8.5 and 15") and `point:LO:HI[:DEC[:DIM]]` (a tuple of
+DIM numbers, "(3, -2)"). Every text is chosen so the canonical value can be read back from the query;
 `verify.py` checks that with its own parser, independently of this file.
 
     rng = random.Random(0)
@@ -42,9 +45,11 @@ UNITS = {
 SCALAR_TYPES = {
     "count": "integer", "int": "integer", "year": "integer", "minutes": "integer", "percent": "integer",
     "num": "number", "money": "number", "km": "number", "kg": "number", "degrees": "integer",
-    "rating": "number", "bool": "boolean",
+    "rating": "number", "bool": "boolean", "whole": "integer", "rate": "number",
 }  # fmt: skip
 FORMATTED = {"date", "time", "id", "email", "phone", "zip", "enum", "person"}
+# Kinds whose one value is an array of numbers: `numbers` (a data list), `point` (a fixed-size tuple).
+NUMBER_ARRAYS = {"numbers", "point"}
 
 
 @dataclass(frozen=True)
@@ -86,7 +91,7 @@ def parse_kind(text: str) -> Kind:
     if name == "enum":
         return Kind("enum", tuple(o.strip() for o in rest.split(",") if o.strip()))
     args = tuple(rest.split(":")) if rest else ()
-    if name not in SCALAR_TYPES and name not in FORMATTED and name not in pools():
+    if name not in SCALAR_TYPES and name not in FORMATTED | NUMBER_ARRAYS and name not in pools():
         raise ValueError(f"unknown value kind {text!r}")
     return Kind(name, args)
 
@@ -97,6 +102,11 @@ def kind_schema(kind: Kind) -> dict:
         return {"type": "array", "items": kind_schema(kind.item)}
     if kind.name == "enum":
         return {"type": "string", "enum": list(kind.args)}
+    if kind.name == "numbers":
+        return {"type": "array", "items": {"type": "integer" if _decimals(kind) == 0 else "number"}}
+    if kind.name == "point":  # a tuple: JSON Schema says "array of exactly DIM numbers"
+        dim = _dim(kind)
+        return {"type": "array", "items": {"type": "number"}, "minItems": dim, "maxItems": dim}
     schema: dict[str, Any] = {"type": SCALAR_TYPES.get(kind.name, "string")}
     if kind.name == "count":
         schema["minimum"] = 1
@@ -123,15 +133,33 @@ def int_range(kind: Kind) -> tuple[int, int]:
         "percent": (5, 60),
     }
     lo, hi = defaults.get(kind.name, (1, 50))
-    if kind.name == "int" and len(kind.args) >= 2:
+    if kind.name in ("int", "whole") and len(kind.args) >= 2:
         lo, hi = int(kind.args[0]), int(kind.args[1])
     return lo, hi
 
 
-def _fmt_number(x: float | int) -> str:
+def _fmt_number(x: float | int, sep: str = ",") -> str:
+    """Digits as people write them: thousands separators, and every decimal the value has (up to six:
+    values are rounded to at most six places, so the text reads back as exactly the value)."""
     if isinstance(x, float) and not x.is_integer():
-        return f"{x:,.2f}".rstrip("0").rstrip(".")
-    return f"{int(x):,}"
+        return f"{x:{sep}.6f}".rstrip("0").rstrip(".")
+    return f"{int(x):{sep}}"
+
+
+def _decimals(kind: Kind, default: int = 0) -> int:
+    return int(kind.args[2]) if len(kind.args) > 2 else default
+
+
+def _dim(kind: Kind) -> int:
+    return int(kind.args[3]) if len(kind.args) > 3 else 2
+
+
+def _uniform(kind: Kind, rng: random.Random, lo: float, hi: float, dec: int) -> float | int:
+    """A number in the kind's range (args LO:HI) with `dec` decimals; whole numbers come back as int."""
+    if len(kind.args) >= 2:
+        lo, hi = float(kind.args[0]), float(kind.args[1])
+    x = round(rng.uniform(lo, hi), dec) + 0.0  # + 0.0: no "-0" in a query
+    return int(x) if dec == 0 else x
 
 
 def _integer(rng: random.Random, lo: int, hi: int, schema: dict | None) -> int:
@@ -184,6 +212,19 @@ def _draw_number(kind: Kind, rng: random.Random, schema: dict | None) -> Value:
     if name in ("int", "year"):
         n = _integer(rng, *int_range(kind), schema)
         return Value(n, str(n), name)
+    if name == "whole":  # a whole number as people say it: "seven", "42", "2,500"
+        n = _integer(rng, *int_range(kind), schema)
+        if 0 <= n <= 12 and rng.random() < 0.35:
+            return Value(n, NUMBER_WORDS[n], "whole_words")
+        return Value(n, _fmt_number(n), "whole_digits")
+    if name == "rate":  # a rate the call holds as a fraction (0.0425), said as "4.25%" or "0.0425"
+        pct = _uniform(kind, rng, 1, 10, _decimals(kind, 2))
+        frac = round(pct / 100, 10)  # verify.py reads "4.25%" back with the same rounding
+        if rng.random() < 0.2:  # most people say a rate as a percent; some write the fraction itself
+            return Value(frac, _fmt_number(frac), "rate_fraction")
+        form, text = rng.choice([("rate_percent", f"{_fmt_number(pct)}%"),
+                                 ("rate_percent_words", f"{_fmt_number(pct)} percent")])  # fmt: skip
+        return Value(frac, text, form)
     if name == "money":
         if kind.args:  # money:LO:HI, rounded to two significant digits so it reads like a real amount
             lo, hi = int(kind.args[0]), int(kind.args[1])
@@ -229,6 +270,34 @@ def _draw_number(kind: Kind, rng: random.Random, schema: dict | None) -> Value:
     raise ValueError(f"not a numeric kind: {kind}")
 
 
+def draw_number_array(kind: Kind, rng: random.Random) -> Value:
+    """`numbers:LO:HI:DEC[:MIN:MAX]` -> a data list ("4, 8.5 and 15"); `point:LO:HI[:DEC[:DIM]]` ->
+    coordinates ("(3, -2)" or "x = 3, y = -2"). Numbers in lists carry no thousands separator, so
+    "1200, 40 and 7" cannot be read as other numbers."""
+    dec = _decimals(kind)
+    if kind.name == "point":
+        xs = [_uniform(kind, rng, -10, 10, dec) for _ in range(_dim(kind))]
+        texts = [_fmt_number(x, "") for x in xs]
+        if len(xs) <= 3 and rng.random() < 0.15:
+            return Value(
+                xs, ", ".join(f"{a} = {t}" for a, t in zip("xyz", texts, strict=False)), "point_axes"
+            )
+        return Value(xs, "(" + ", ".join(texts) + ")", "point_tuple")
+    lo_n, hi_n = (int(kind.args[3]), int(kind.args[4])) if len(kind.args) > 4 else (3, 6)
+    xs = []
+    for _ in range(4 * hi_n):
+        x = _uniform(kind, rng, 1, 100, dec)
+        if x not in xs:  # distinct, so every item is one stated number
+            xs.append(x)
+        if len(xs) == hi_n:
+            break
+    xs = xs[: rng.randint(lo_n, len(xs))] if len(xs) > lo_n else xs
+    texts = [_fmt_number(x, "") for x in xs]
+    if rng.random() < 0.25:  # pasted as a list literal
+        return Value(xs, "[" + ", ".join(texts) + "]", "numbers_brackets")
+    return Value(xs, join_list(texts, rng), "numbers")
+
+
 def _draw_string(kind: Kind, rng: random.Random) -> Value:
     name = kind.name
     if name == "date":
@@ -270,6 +339,8 @@ def join_list(texts: list[str], rng: random.Random) -> str:
 def draw(kind: Kind, rng: random.Random, schema: dict | None = None, n_items: int | None = None) -> Value:
     """Draw one value of `kind`, respecting `schema` (enum, minimum/maximum, integer vs number, arrays)."""
     schema = schema or {}
+    if kind.name in NUMBER_ARRAYS:
+        return draw_number_array(kind, rng)
     if schema.get("type") == "array" or kind.item is not None:
         item_kind = kind.item or kind
         n = n_items or rng.randint(1 if kind.item is None else 2, 3)

@@ -5,8 +5,9 @@
   * `open_toolace.checks.check_calls` — unknown function, missing/unknown parameter, type, enum, schema,
     duplicate call, and (lenient) grounding of string values;
   * `underivable_value`: every argument value must be readable from the user turns, with a parser of its
-    own here (numbers with units or in words, dates in eight formats, 12/24-hour times, lists, strings),
-    so a sample whose call says something its query does not is caught whatever checks.py tolerates.
+    own here (numbers with units or in words, percents as fractions, dates in eight formats, 12/24-hour
+    times, lists, strings), so a sample whose call says something its query does not is caught whatever
+    checks.py tolerates.
 Tool definitions are checked once with `check_tools` (`verify_tools`).
 
     reasons = verify_example(example, grounding="lenient")   # list[Reason]
@@ -36,6 +37,8 @@ _DATE_PATTERNS = [
 ]
 _TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s*([ap])?\.?\s*(m\b\.?)?", re.I)
 _NUMBER = re.compile(r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|(?<![\w.])-?\d+(?:\.\d+)?")
+# "4.25%" / "4.25 percent" also states the fraction 0.0425 (a rate a tool takes as a fraction)
+_PERCENT = re.compile(rf"({_NUMBER.pattern})\s*(?:%|percent\b|per cent\b)", re.I)
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _HHMM = re.compile(r"^\d{2}:\d{2}$")
 
@@ -68,8 +71,10 @@ def query_times(text: str) -> set[str]:
 
 
 def query_numbers(text: str) -> set[float]:
-    """Every number the text states: digits (with thousands commas, decimals, signs) and number words."""
+    """Every number the text states: digits (with thousands commas, decimals, signs), number words, and
+    the fraction a percent stands for ("5%" states 5 and 0.05)."""
     out = {float(m.group().replace(",", "")) for m in _NUMBER.finditer(text)}
+    out |= {round(float(m.group(1).replace(",", "")) / 100, 10) for m in _PERCENT.finditer(text)}
     words = set(re.findall(r"[a-z]+", text.lower()))
     out |= {float(i) for i, w in enumerate(NUMBER_WORDS) if w in words}
     return out

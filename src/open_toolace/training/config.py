@@ -125,7 +125,7 @@ class TrainConfig:
     prompt_set: str | None = field(
         default=None,
         metadata={
-            "help": "the prompt set the samples were rendered in (training.tasks.TaskMixConfig.prompt_set); "
+            "help": "the prompt set the samples were rendered in (training.mixture.TaskMixConfig.prompt_set); "
             "saved with the adapter as prompt_format.json, so eval / infer / rounds serve it the same way"
         },
     )

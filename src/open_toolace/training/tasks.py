@@ -9,6 +9,7 @@ Three sub-tasks, all rendered with the shared templates in `open_toolace.prompts
 - `invocation`: a query + its tools mixed with distractors from a pool, shuffled -> the rendered calls, or
   `[]` when no tool fits. Extra abstention samples are made by removing the needed tool(s).
 
+How many of each go into the training set is `training.mixture`'s job (`TaskMixConfig`, `build_mixture`).
 Samples are TRL conversational prompt-completion rows:
 `{"prompt": [messages], "completion": [{"role": "assistant", "content": str}], "task": str, "id": str}`.
 Everything is a pure function of the inputs and `TaskMixConfig.seed`.
@@ -25,14 +26,12 @@ import random
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from open_toolace.data.records import example_user_text
 from open_toolace.formats import ToolCall, render_calls
 from open_toolace.formats.tools import tool_record
 from open_toolace.prompts import (
-    PROMPT_SETS,
     format_tool,
     format_tools,
     render_adaption,
@@ -41,81 +40,11 @@ from open_toolace.prompts import (
     tool_format,
 )
 
+if TYPE_CHECKING:
+    from open_toolace.training.mixture import TaskMixConfig
+
 TASKS = ("adaption", "tool_generation", "invocation")
 NO_CALL = render_calls([])  # the abstention answer, "[]"
-
-
-def _opt(default: Any, help: str) -> Any:
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass
-class TaskMixConfig:
-    """How the sub-task mixture is built (`toolace train build --config ...`)."""
-
-    adaption_ratio: float = _opt(
-        1.0,
-        "share of the deduplicated adaption pool to keep: 0 drops the task, 0.5 keeps a random half, "
-        "2.0 repeats every sample twice (upsampling a small task)",
-    )
-    adaption_cap: int | None = _opt(None, "at most this many adaption samples (null: no cap)")
-    tool_generation_ratio: float = _opt(1.0, "as adaption_ratio, for tool generation")
-    tool_generation_cap: int | None = _opt(None, "at most this many tool-generation samples")
-    invocation_ratio: float = _opt(1.0, "as adaption_ratio, for invocation")
-    invocation_cap: int | None = _opt(None, "at most this many invocation samples")
-    distractors_min: int = _opt(0, "fewest distractor tools added to an invocation prompt")
-    distractors_max: int = _opt(3, "most distractor tools added (uniform in [min, max])")
-    abstention_share: float = _opt(
-        0.2,
-        "extra no-call samples, as a share of the examples that have calls: the needed tool(s) are removed "
-        "from the list and the answer becomes []",
-    )
-    abstention_keep_other_tools: bool = _opt(
-        True, "abstention prompts keep the example's unused tools (hard near-misses) besides distractors"
-    )
-    max_tools: int = _opt(8, "most tools in one invocation / tool-generation sample")
-    tool_generation_extra: int | None = _opt(
-        None,
-        "most tools besides the needed ones in a tool-generation target (null: all, up to max_tools); 0 "
-        "teaches exactly the tools the query needs, the short target a small model can learn",
-    )
-    source_cap: int | None = _opt(
-        None,
-        "at most this many examples per source (meta.source) feed tool generation and invocation (a seeded "
-        "choice), so one large dataset does not dominate; adaption and distractors use all",
-    )
-    adaption_name_hint: bool = _opt(True, "give the tool name in the adaption prompt")
-    prompt_set: str = _opt(
-        "bfcl",
-        "prompt set the samples are rendered in: bfcl (JSON tools, BFCL's instruction) or lean "
-        "(Python signatures, a short instruction); the model learns it and is served with it",
-    )
-    identifier_names: bool = _opt(
-        True,
-        "rewrite tool/call names that are not Python identifiers ('Market Trends API' -> 'Market_Trends_API') "
-        "so every call has the pythonic form the invocation prompt asks for",
-    )
-    shuffle_tools: bool = _opt(True, "shuffle the tool order inside each invocation prompt")
-    shuffle: bool = _opt(True, "shuffle the final mixture")
-    dedupe: bool = _opt(True, "drop samples whose prompt+completion repeat (per task)")
-    seed: int = _opt(0, "seed of every random choice (distractors, abstentions, shuffles)")
-
-    def __post_init__(self) -> None:
-        if self.prompt_set not in PROMPT_SETS:
-            raise ValueError(f"prompt_set must be one of {', '.join(PROMPT_SETS)}, got {self.prompt_set!r}")
-        if not 0 <= self.distractors_min <= self.distractors_max:
-            raise ValueError(
-                f"need 0 <= distractors_min <= distractors_max, got {self.distractors_min}, {self.distractors_max}"
-            )
-        if not 0.0 <= self.abstention_share <= 1.0:
-            raise ValueError(f"abstention_share must be in [0, 1], got {self.abstention_share}")
-        for task in TASKS:
-            if getattr(self, f"{task}_ratio") < 0:
-                raise ValueError(f"{task}_ratio must be >= 0")
-        if self.max_tools < 1:
-            raise ValueError("max_tools must be >= 1")
-        if self.tool_generation_extra is not None and self.tool_generation_extra < 0:
-            raise ValueError("tool_generation_extra must be >= 0 or null")
 
 
 def identifier_name(name: str) -> str:
@@ -206,19 +135,48 @@ def _called_names(ex: dict) -> set[str]:
     return {c["name"] for c in ex.get("calls") or []}
 
 
+def _no_patterns(schema: Any) -> Any:
+    """A schema without regex `pattern`s, at any depth: a small model cannot learn to write them."""
+    if isinstance(schema, dict):
+        return {k: _no_patterns(v) for k, v in schema.items() if k != "pattern"}
+    if isinstance(schema, list):
+        return [_no_patterns(v) for v in schema]
+    return schema
+
+
+def minimal_tool(tool: dict, used: set[str], optional: int = 2) -> dict:
+    """`tool` with its required parameters, the ones in `used`, and the first `optional` other optional
+    ones; no regex patterns. The target of query-aware tool generation: what the query needs, not every
+    option a real API has."""
+    params = tool.get("parameters") or {}
+    props = params.get("properties") or {}
+    required = set(params.get("required") or [])
+    spare = [n for n in props if n not in required and n not in used][:optional]
+    keep = [n for n in props if n in required or n in used or n in spare]
+    return {**tool, "parameters": {**params, "properties": {n: _no_patterns(props[n]) for n in keep}}}
+
+
 def build_tool_generation(
     examples: Iterable[dict],
     *,
     max_tools: int = 8,
     extra: int | None = None,
+    optional: int | None = 2,
     skipped: Counter | None = None,
     prompts: str | None = None,
 ) -> list[dict]:
     """Query -> the example's tools (needed ones first when capped), as a JSON list; needs labeled calls.
-    `extra` caps the tools that are not called (None: no cap beyond `max_tools`)."""
+    `extra` caps the tools that are not called (None: no cap beyond `max_tools`); `optional` makes each
+    target tool minimal (`minimal_tool`: the parameters the calls use + that many other optional ones;
+    None: the tools as they are)."""
     out = []
     for ex in examples:
         tools = [tool_record(t) for t in ex.get("tools") or []]
+        if optional is not None:
+            used: dict[str, set[str]] = {}
+            for c in ex.get("calls") or []:
+                used.setdefault(c["name"], set()).update((c.get("arguments") or {}).keys())
+            tools = [minimal_tool(t, used.get(t["name"], set()), optional) for t in tools]
         needed = _called_names(ex)
         query = example_user_text(ex)
         reason = None
@@ -285,12 +243,11 @@ def _invocation_sample(
 def build_invocation(
     examples: Iterable[dict],
     distractor_pool: Iterable[Any],
-    cfg: TaskMixConfig | None = None,
+    cfg: TaskMixConfig,
     *,
     skipped: Counter | None = None,
 ) -> list[dict]:
     """Query + tools (+ distractors) -> rendered calls or `[]`; plus removed-tool abstention samples."""
-    cfg = cfg or TaskMixConfig()
     rng = random.Random(f"invocation:{cfg.seed}")
     pool = _Pool(distractor_pool)
     skipped = skipped if skipped is not None else Counter()
@@ -340,95 +297,3 @@ def build_invocation(
             )
         )
     return out
-
-
-def _apply_ratio(samples: list[dict], ratio: float, cap: int | None, rng: random.Random) -> list[dict]:
-    whole, frac = int(ratio), ratio - int(ratio)
-    out = []
-    for r in range(whole):  # repeats keep distinct ids so the trainer can report them
-        out += samples if r == 0 else [{**s, "id": f"{s['id']}#r{r}"} for s in samples]
-    out += rng.sample(samples, round(frac * len(samples)))
-    if cap is not None and len(out) > cap:
-        out = rng.sample(out, cap)
-    return out
-
-
-def _source(ex: dict) -> str:
-    return str((ex.get("meta") or {}).get("source", "unknown"))
-
-
-def cap_per_source(examples: list[dict], cap: int | None, seed: int = 0) -> list[dict]:
-    """At most `cap` examples of each `meta.source` (a seeded choice, file order kept)."""
-    if cap is None:
-        return examples
-    by_source: dict[str, list[int]] = {}
-    for i, ex in enumerate(examples):
-        by_source.setdefault(_source(ex), []).append(i)
-    rng = random.Random(f"source_cap:{seed}")
-    keep: set[int] = set()
-    for idx in by_source.values():
-        keep.update(idx if len(idx) <= cap else rng.sample(idx, cap))
-    return [ex for i, ex in enumerate(examples) if i in keep]
-
-
-def build_mixture(
-    examples: Iterable[dict],
-    cfg: TaskMixConfig | None = None,
-    *,
-    tools: Iterable[Any] = (),
-) -> tuple[list[dict], dict[str, Any]]:
-    """All three tasks from `examples` (+ extra tool docs for adaption and the distractor pool), mixed by cfg.
-
-    Returns `(samples, report)`; the report holds per-task counts (built, after dedupe, kept) and skip reasons.
-    """
-    cfg = cfg or TaskMixConfig()
-    examples = list(examples)
-    extra_tools = [tool_record(t) for t in tools]
-    if cfg.identifier_names:
-        examples = [with_identifier_names(ex) for ex in examples]
-        extra_tools = [{**t, "name": identifier_name(t["name"])} for t in extra_tools]
-    skipped: Counter = Counter()
-    pool = collect_tools(examples, extra_tools)
-    labeled = cap_per_source(examples, cfg.source_cap, cfg.seed)
-    built = {
-        "adaption": build_adaption(
-            list(examples) + extra_tools,
-            name_hint=cfg.adaption_name_hint,
-            skipped=skipped,
-            prompts=cfg.prompt_set,
-        ),
-        "tool_generation": build_tool_generation(
-            labeled,
-            max_tools=cfg.max_tools,
-            extra=cfg.tool_generation_extra,
-            skipped=skipped,
-            prompts=cfg.prompt_set,
-        ),
-        "invocation": build_invocation(labeled, pool, cfg, skipped=skipped),
-    }
-    mix: list[dict] = []
-    counts: dict[str, dict[str, int]] = {}
-    for task in TASKS:
-        rng = random.Random(f"{task}:{cfg.seed}")
-        samples = dedupe(built[task]) if cfg.dedupe else built[task]
-        kept = _apply_ratio(samples, getattr(cfg, f"{task}_ratio"), getattr(cfg, f"{task}_cap"), rng)
-        counts[task] = {"built": len(built[task]), "unique": len(samples), "kept": len(kept)}
-        mix += kept
-    if cfg.shuffle:
-        random.Random(f"mix:{cfg.seed}").shuffle(mix)
-    report = {
-        "examples": len(examples),
-        "examples_by_source": dict(sorted(Counter(_source(ex) for ex in labeled).items())),
-        "tool_pool": len(pool),
-        "tasks": counts,
-        "no_call": sum(
-            1 for s in mix if s["task"] == "invocation" and s["completion"][0]["content"] == NO_CALL
-        ),
-        "skipped": dict(sorted(skipped.items())),
-        "total": len(mix),
-    }
-    return mix, report
-
-
-def task_counts(samples: Iterable[dict]) -> dict[str, int]:
-    return dict(sorted(Counter(s["task"] for s in samples).items()))

@@ -16,6 +16,7 @@ import os
 import shutil
 import time
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -228,6 +229,17 @@ def _finalize(
     return metrics
 
 
+def samples_prompt_set(samples_path: str | Path) -> str | None:
+    """The prompt set `toolace train build` rendered a samples file in (its `<name>.config.yaml`), if any."""
+    cfg_path = Path(samples_path).with_suffix(".config.yaml")
+    if not cfg_path.exists():
+        return None
+    import yaml
+
+    data = yaml.safe_load(cfg_path.read_text(encoding="utf-8")) or {}
+    return data.get("prompt_set") if isinstance(data, dict) else None
+
+
 def train(
     cfg: TrainConfig, samples_path: str | Path, output_dir: str | Path, callbacks: list | None = None
 ) -> Path:
@@ -238,6 +250,8 @@ def train(
     """
 
     out = Path(output_dir)
+    if cfg.prompt_set is None:  # samples built by `toolace train build` say which set they are rendered in
+        cfg = replace(cfg, prompt_set=samples_prompt_set(samples_path))
     apply_threads(cfg.torch_threads)
     if (out / METRICS).exists() and not cfg.overwrite:
         print(f"{out}: already trained ({METRICS} present); pass overwrite=true to train again")
