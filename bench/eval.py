@@ -279,6 +279,18 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
     return 0
 
 
+def _answer_tokens(tok, item: dict) -> int | None:
+    """Tokens of one correct answer in python call syntax (None: a name or key with no pythonic form)."""
+    from open_toolace.evaluate.bfcl import reference_calls
+    from open_toolace.formats import ToolCall, render_calls
+
+    try:
+        text = render_calls([ToolCall(c["name"], c["arguments"]) for c in reference_calls(item)])
+    except ValueError:
+        return None
+    return len(tok(text, add_special_tokens=False).input_ids)
+
+
 def count_prompt_tokens(args: argparse.Namespace) -> int:
     """Prompt tokens per category, and the share every request repeats: the invocation system prompt
     before its function list. Writes bench/results/eval_prompt_tokens.json."""
@@ -292,11 +304,17 @@ def count_prompt_tokens(args: argparse.Namespace) -> int:
     shared = len(tok(get_prompts(args.prompt_set)["invocation"]["system"].split("{functions}")[0]).input_ids)
     rows = {}
     for cat in resolve_categories(args.categories):
+        items = load_bfcl([cat], args.limit)
         n = [
             len(tok(apply_chat_template(tok, invocation_request(it, args.prompt_set))).input_ids)
-            for it in load_bfcl([cat], args.limit)
+            for it in items
         ]
         rows[cat] = {"items": len(n), "prompt_tokens": sum(n), "mean": round(sum(n) / len(n)), "max": max(n)}
+        # what a correct answer costs to generate: the budget max_new_tokens must cover
+        answers = sorted(a for a in (_answer_tokens(tok, it) for it in items) if a is not None)
+        if answers and not cat.endswith("irrelevance"):
+            rows[cat]["answer_tokens"] = {"p50": answers[len(answers) // 2],
+                                          "p95": answers[int(0.95 * (len(answers) - 1))], "max": answers[-1]}  # fmt: skip
     total, items = sum(r["prompt_tokens"] for r in rows.values()), sum(r["items"] for r in rows.values())
     result = {
         "model": args.model,
@@ -316,9 +334,11 @@ def count_prompt_tokens(args: argparse.Namespace) -> int:
         else f"eval_prompt_tokens_{args.prompt_set}.json"
     )
     out = atomic_write_json(Path(args.json).with_name(name), result)
-    print(f"{'category':<26}{'items':>7}{'tokens':>10}{'mean':>7}{'max':>7}")
+    print(f"{'category':<26}{'items':>7}{'tokens':>10}{'mean':>7}{'max':>7}{'answer p50/p95/max':>20}")
     for cat, r in rows.items():
-        print(f"{cat:<26}{r['items']:>7}{r['prompt_tokens']:>10}{r['mean']:>7}{r['max']:>7}")
+        a = r.get("answer_tokens")
+        ans = f"{a['p50']}/{a['p95']}/{a['max']}" if a else "-"
+        print(f"{cat:<26}{r['items']:>7}{r['prompt_tokens']:>10}{r['mean']:>7}{r['max']:>7}{ans:>20}")
     print(f"{'total':<26}{items:>7}{total:>10}{result['mean_per_item']:>7}")
     print(f"shared system prefix: {shared} tokens per request = {100 * result['shared_share_of_prefill']:.0f}% "
           f"of the prompt tokens; wrote {out}")  # fmt: skip

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from open_toolace.evaluate import evaluate_bfcl, evaluate_dataset, item_from_example, load_bfcl, load_dataset
-from open_toolace.evaluate.bfcl import item_messages
+from open_toolace.evaluate.bfcl import item_messages, reference_calls
 from open_toolace.evaluate.report import compare
 from open_toolace.evaluate.runner import EvalConfig, load_results, run_eval
 from open_toolace.formats import ToolCall, render_calls
@@ -19,20 +19,7 @@ def answer_for(item: dict) -> str:
     """A correct output rendered from the item's possible answers ([] for irrelevance, a call for relevance)."""
     if item["category"] == "live_relevance":
         return render_calls([ToolCall(item["function"][0]["name"], {})])
-    calls = []
-    for gt in item["ground_truth"] or []:
-        ((name, params),) = gt.items()
-        calls.append(
-            ToolCall(
-                name,
-                {
-                    k: next(v for v in vals if v != "")
-                    for k, vals in params.items()
-                    if any(v != "" for v in vals)
-                },
-            )
-        )
-    return render_calls(calls)
+    return render_calls([ToolCall(c["name"], c["arguments"]) for c in reference_calls(item)])
 
 
 def oracle(items: list[dict], wrong: set[str] = frozenset()) -> FakeGenerator:

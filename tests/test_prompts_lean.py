@@ -57,7 +57,8 @@ def test_lean_invocation_is_python_short_and_has_no_copyable_placeholder():
 
 def test_lean_training_targets_are_python_that_parses_back():
     samples, _ = build_mixture(
-        [example(i, c) for i, c in enumerate(["Paris", "Oslo"])], TaskMixConfig(prompt_set="lean")
+        [example(i, c) for i, c in enumerate(["Paris", "Oslo"])],
+        TaskMixConfig(prompt_set="lean", token_shares=None),
     )
     by_task = {}
     for s in samples:

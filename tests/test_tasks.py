@@ -194,6 +194,7 @@ def test_mixture_ratios_caps_dedupe_and_report():
         adaption_ratio=2.0,
         tool_generation_cap=2,
         invocation_ratio=1.0,
+        token_shares=None,
         seed=0,
     )
     mix, report = build_mixture(exs, cfg)
@@ -205,7 +206,8 @@ def test_mixture_ratios_caps_dedupe_and_report():
     assert report["no_call"] == 1 and report["total"] == 15
     assert set(mix[0]) == {"prompt", "completion", "task", "id"}
     assert build_mixture(exs, cfg) == (mix, report)  # deterministic
-    assert task_counts(build_mixture(exs, TaskMixConfig(adaption_ratio=0.0))[0]).get("adaption") is None
+    no_adaption = TaskMixConfig(adaption_ratio=0.0, token_shares=None)
+    assert task_counts(build_mixture(exs, no_adaption)[0]).get("adaption") is None
     assert len(dedupe(mix + mix)) == len(dedupe(mix))
 
 
@@ -340,6 +342,8 @@ def test_build_cli_on_real_data(shared_data, tmp_path, capsys):
             "tool_generation_cap=50",
             "--set",
             "seed=1",
+            "--set",
+            "token_shares=null",
         ]
     )
     assert rc == 0
@@ -353,6 +357,14 @@ def test_build_cli_on_real_data(shared_data, tmp_path, capsys):
     assert counts["invocation"] == usable + round(0.2 * usable)  # every usable query + its abstention share
     printed = capsys.readouterr().out
     assert "adaption" in printed and "tool_generation" in printed and str(report["total"]) in printed
+    # by default the mixture is set by supervised tokens, counted with the embedded model's tokenizer
+    data = [str(shared_data / "sealtools_dev.jsonl"), str(shared_data / "sealtools_tools.jsonl")]
+    assert main(["train", "build", "--data", *data, "--out", str(out)]) == 0
+    report = json.loads(out.with_suffix(".report.json").read_text())
+    assert report["token_count"] == "tokenizer"
+    for task, share in {"invocation": 0.6, "tool_generation": 0.25, "adaption": 0.15}.items():
+        assert abs(report["supervised_token_shares"][task] - share) < 0.02, report["supervised_token_shares"]
+    assert "supervised tokens" in capsys.readouterr().out
 
 
 def test_source_cap_limits_examples_per_source():
@@ -367,7 +379,9 @@ def test_source_cap_limits_examples_per_source():
         for src, n in (("big", 10), ("small", 2))
         for i in range(n)
     ]
-    mix, report = build_mixture(exs, TaskMixConfig(source_cap=3, abstention_share=0, distractors_max=0))
+    mix, report = build_mixture(
+        exs, TaskMixConfig(source_cap=3, abstention_share=0, distractors_max=0, token_shares=None)
+    )
     assert report["examples_by_source"] == {"big": 3, "small": 2}
     assert task_counts(mix)["invocation"] == 5
     assert task_counts(mix)["adaption"] == 1  # adaption still sees every tool

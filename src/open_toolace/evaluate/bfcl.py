@@ -182,3 +182,17 @@ def prompt_functions(item: dict[str, Any], category: str | None = None) -> list[
     except (KeyError, TypeError, AttributeError):
         # a custom doc without description/properties: show it as it is (the hint is only a nicety)
         return copy.deepcopy(item["function"])
+
+
+def reference_calls(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """One correct answer of an item as `[{"name", "arguments"}]`: each ground-truth call with the first
+    accepted value of every parameter (`""` in BFCL's list means "may be omitted": such a parameter is left
+    out when it is all there is). `[]` for irrelevance items."""
+    calls = []
+    for gt in item.get("ground_truth") or []:
+        ((name, params),) = gt.items()
+        args = {
+            k: next(v for v in vals if v != "") for k, vals in params.items() if any(v != "" for v in vals)
+        }
+        calls.append({"name": name, "arguments": args})
+    return calls
