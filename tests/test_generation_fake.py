@@ -73,3 +73,26 @@ def test_fake_hands_unscripted_requests_to_its_fallback():
     )
     with pytest.raises(TypeError):  # without a fallback, None is a broken script
         FakeGenerator(lambda m: None).generate([a])
+
+
+def test_is_runaway_flags_loops_not_answers():
+    from open_toolace.generation import is_runaway
+
+    assert is_runaway([5] * 16) and not is_runaway([5] * 15)  # one token, 16 times
+    assert is_runaway([1, 2, 3] + [7, 8] * 8) and not is_runaway([1, 2, 3] + [7, 8] * 7)
+    assert is_runaway(list(range(10)) * 8)  # a 10-token block said 8 times
+    assert not is_runaway(list(range(30)) * 8)  # blocks longer than max_period are not looked for
+    answer = [
+        91,
+        12,
+        40,
+        7,
+        40,
+        9,
+        40,
+        7,
+        40,
+        9,
+        93,
+    ]  # e.g. [f(a=1, b=2, a=1, b=2)]: repeats, but not 8 times
+    assert not is_runaway(answer) and not is_runaway([])

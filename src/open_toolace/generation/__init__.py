@@ -19,6 +19,7 @@ call list `[...]` is also cut right after the bracket that closes it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
@@ -94,6 +95,23 @@ def call_list_end(text: str) -> int | None:
             if depth == 0:
                 return j + 1
     return None
+
+
+def is_runaway(tokens: Sequence[int], repeats: int = 8, min_span: int = 16, max_period: int = 24) -> bool:
+    """True when `tokens` end in one block of 1..`max_period` tokens said `repeats`+ times in a row (and over
+    at least `min_span` tokens): a row that loops (`[['BRCA1', 'BRCA1', ...`, `.get_details(...)` again and
+    again) and would run to the cap. A correct answer rarely ends that way (a list of eight equal numbers
+    would), so a backend may stop such a row early; whether that changes a verdict is for a benchmark to
+    show on the same items. Meant to be checked at decode-segment boundaries."""
+    n = len(tokens)
+    for period in range(1, max_period + 1):
+        span = period * max(repeats, -(-min_span // period))
+        if span > n:
+            break
+        tail = tokens[n - span :]
+        if all(tail[i] == tail[i % period] for i in range(period, span)):
+            return True
+    return False
 
 
 def trim_completion(text: str, stop: list[str] | None = None, stop_at_call_end: bool = False) -> str:
