@@ -85,6 +85,12 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="NAME=PROMPT_SET[@ADAPTER],...: evaluate these side by side (e.g. json=bfcl,python=lean)",
     )
+    ap.add_argument(
+        "--stop-runaway",
+        default="",
+        help="NAME,...: arms of --arms whose rows stop when they loop (HFGenerator stop_runaway); the "
+        "result goes to eval_arms_{kind}_runaway.json",
+    )
     args = ap.parse_args(argv)
     if args.arms:
         return time_arms(args, argv)
@@ -218,8 +224,18 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
     from open_toolace.io import atomic_write_json
 
     spec = parse_arms(args.arms)
+    runaway = {n for n in args.stop_runaway.split(",") if n}
+    if runaway - set(spec):
+        raise SystemExit(f"--stop-runaway: no arm {sorted(runaway - set(spec))}")
     gens = {
-        name: make_generator("hf", args.model, adapter=adapter, batch_size=args.batch_size, dtype=args.dtype)
+        name: make_generator(
+            "hf",
+            args.model,
+            adapter=adapter,
+            batch_size=args.batch_size,
+            dtype=args.dtype,
+            stop_runaway=name in runaway,
+        )  # fmt: skip
         for name, (_, adapter) in spec.items()
     }
     meta = {
@@ -245,6 +261,8 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
         arms[name] = {
             "prompt_set": ps,
             "adapter": adapter,
+            "stop_runaway": name in runaway,
+            "runaway_stops": gens[name].runaway_stops,
             "generation_seconds": secs,
             "by_category": {c: res["timing"][name].get(c) for c in cats},
             "partial": sorted(k.split(".")[0] for k in res["timing"][name] if k.endswith(".partial")),
@@ -268,7 +286,8 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
         "command": "python bench/eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": time.strftime("%Y-%m-%d"),
     }
-    out = atomic_write_json(Path(args.json).with_name(f"eval_arms_{kind}.json"), result)
+    suffix = "_runaway" if runaway else ""
+    out = atomic_write_json(Path(args.json).with_name(f"eval_arms_{kind}{suffix}.json"), result)
     print(f"\n{kind} {args.model}: {len(cats)} categories, limit {args.limit}; target "
           f"{ARM_TARGET_SECONDS[kind] / 60:.0f} min for the default prompt set on the full non-live set")  # fmt: skip
     print(f"{'arm':<12}{'prompt set':>12}{'items':>8}{'gen min':>9}{'all_items':>11}")

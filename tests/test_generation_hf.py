@@ -301,3 +301,16 @@ def test_select_rows_compacts_a_static_cache_in_place():
     assert int(out.get_seq_length()) == 4
     with pytest.raises(ValueError, match="sorted"):
         kv_cache.select_rows(out, torch.tensor([2, 0]))
+
+
+def test_stop_runaway_cuts_looping_rows_to_a_prefix():
+    # tiny-random's own init gives near-uniform logits: greedy repeats one token, a loop to the cap.
+    model, tok = load_model("tiny-random", dtype="float32")
+    sampling = Sampling(max_new_tokens=64)
+    kw = dict(model_obj=model, tokenizer=tok, stop_at_call_end=False, decode_segment=16)
+    full = HFGenerator(**kw).generate(REQS, sampling, progress=False)
+    gen = HFGenerator(**kw, stop_runaway=True)
+    cut = gen.generate(REQS, sampling, progress=False)
+    assert gen.runaway_stops == len(REQS)
+    for (a,), (b,) in zip(full, cut, strict=True):
+        assert b and a.startswith(b) and 2 * len(b) <= len(a)  # stopped at a boundary that saw the loop

@@ -11,7 +11,7 @@ What makes it fast compared with one `generate` call per prompt and sample:
 - on CPU: prefill `prefill_rows` rows and `prefill_chunk` tokens at a time, decode into a preallocated
   (static) KV cache, and run one-token attention as two matmuls (`cpu_attention.py`); bench/eval.py --levers
   measures each; glibc's malloc keeps freed memory (`malloc.py`);
-- rows stop at EOS, at a stop string, or right after the `]` closing a leading call list
+- rows stop at EOS, at a stop string, right after the `]` closing a leading call list
   (`stop_at_call_end`); decoding runs in segments of `decode_segment` tokens and drops the rows that stopped.
 
 Reproducible: each batch is seeded from `seed` and its index under a forked RNG, so the same requests with the
@@ -26,7 +26,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from open_toolace.generation import GREEDY, Message, Sampling, call_list_end, kv_cache, trim_completion
+from open_toolace.generation import (
+    GREEDY,
+    Message,
+    Sampling,
+    call_list_end,
+    is_runaway,
+    kv_cache,
+    trim_completion,
+)
 from open_toolace.generation.cpu_attention import use_cpu_decode_attention
 from open_toolace.generation.malloc import keep_freed_memory
 from open_toolace.prompts import apply_chat_template
@@ -95,6 +103,7 @@ class HFGenerator:
         prefill_rows: int | None = 8,
         prefill_chunk: int | None = 256,
         decode_segment: int | None = 32,
+        stop_runaway: bool = False,
         cpu_attention: bool = True,
         tune_malloc: bool = True,
         model_obj: Any = None,
@@ -109,7 +118,9 @@ class HFGenerator:
         the static cache, prompts are prefilled this many rows at a time and decoded all together, and
         `prefill_chunk` tokens at a time (each chunk attends only to the keys before its end).
         `decode_segment`: decode this many tokens at a time and drop the rows that stopped in between (None:
-        one generate() call). `cpu_attention`: decode steps on CPU use `cpu_attention.cpu_decode_attention`
+        one generate() call). `stop_runaway`: at each segment boundary, also stop a row whose new tokens end
+        in one block repeated 8+ times (`is_runaway`: a loop that would run to the cap); `runaway_stops`
+        counts them. `cpu_attention`: decode steps on CPU use `cpu_attention.cpu_decode_attention`
         (switches an sdpa model, process-wide). `tune_malloc`: on CPU, keep freed memory in the process
         (`malloc.keep_freed_memory`, process-wide) rather than fault it in again at every step.
         `threads`: set torch's intra-op threads (process-wide). On a busy shared CPU, 1 thread was 3-8x faster
@@ -140,6 +151,7 @@ class HFGenerator:
         self.share_prefix = full and share_prefix
         self.prefill_rows, self.decode_segment = prefill_rows, decode_segment
         self.prefill_chunk = prefill_chunk
+        self.stop_runaway, self.runaway_stops = stop_runaway, 0
         if cpu_attention:
             use_cpu_decode_attention(self.model)
         if tune_malloc and on_cpu:
@@ -238,6 +250,11 @@ class HFGenerator:
             stopped = torch.isin(new, eos).any(-1)
             if criterion.done is not None:
                 stopped |= criterion.done
+            if self.stop_runaway:
+                for r in (~stopped).nonzero().flatten().tolist():
+                    if is_runaway(out[r, width:].tolist()):
+                        stopped[r] = True
+                        self.runaway_stops += 1
             if left <= 0 or bool(stopped.all()) or new.shape[1] < seg:
                 stopped[:] = True
             done = stopped.nonzero().flatten().tolist()  # decode only these: the others go on
