@@ -98,17 +98,25 @@ def test_generate_tools_parses_and_records_rejections():
     assert len(kept) + len(rejected) == len(qs), "nothing is lost silently"
 
 
+F_TOOL = {
+    "name": "f",
+    "description": "A test function.",
+    "parameters": {"type": "object", "properties": {"x": {"type": "number"}}, "required": ["x"]},
+}
+
+
 def test_majority_vote_canonical_agreement_and_threshold():
     a = '[get_weather(city="Paris", unit="celsius")]'
     a_reordered = '[get_weather(unit="celsius", city="Paris")]'
     b = '[get_weather(city="Lyon")]'
     v = evolve.majority_vote([a, a_reordered, b, a, "[get_weather(city="], threshold=0.6)
     assert v.winner == [ToolCall("get_weather", {"city": "Paris", "unit": "celsius"})]
-    assert v.votes == 3 and v.total == 5 and v.agreement == pytest.approx(0.6)
+    assert v.votes == 3 and v.total == 5 and v.valid == 4 and v.agreement == pytest.approx(0.75)
     assert sum(v.parse_errors.values()) == 1, "the truncated sample is counted as a parse error"
+    assert sum(v.invalid.values()) == 1 and next(iter(v.invalid)).startswith("parse:")
 
-    # the unparseable sample still counts in the denominator: 3/5 < 0.7
-    v = evolve.majority_vote([a, a_reordered, b, a, "[get_weather(city="], threshold=0.7)
+    # the unparseable sample is no opinion: the share is over the 4 valid samples, 3/4 < 0.8
+    v = evolve.majority_vote([a, a_reordered, b, a, "[get_weather(city="], threshold=0.8)
     assert v.winner is None and v.reason == "below_threshold"
 
     # 1 and 1.0 are the same answer
@@ -118,7 +126,7 @@ def test_majority_vote_canonical_agreement_and_threshold():
     v = evolve.majority_vote([a, a, b, b, "[]"], threshold=0.0)
     assert v.winner is None and v.reason == "tie"
     assert evolve.majority_vote([], 0.5).reason == "no_samples"
-    assert evolve.majority_vote(["f(", "[g(x=__import__('os'))]"], 0.5).reason == "no_parseable"
+    assert evolve.majority_vote(["f(", "[g(x=__import__('os'))]"], 0.5).reason == "no_valid"
     # parsed call lists are accepted too
     v = evolve.majority_vote([[ToolCall("f", {"x": 1})]] * 2 + [[]], threshold=0.6)
     assert v.winner == [ToolCall("f", {"x": 1})]
@@ -126,9 +134,9 @@ def test_majority_vote_canonical_agreement_and_threshold():
 
 def test_vote_items_drops_ties_and_no_call_winners():
     items = [
-        {"id": "a", "samples": ["[f(x=1)]"] * 4 + ["[]"], "tools": [], "messages": []},
-        {"id": "b", "samples": ["[]"] * 5, "tools": [], "messages": []},
-        {"id": "c", "samples": ["[f(x=1)]", "[f(x=2)]"], "tools": [], "messages": []},
+        {"id": "a", "samples": ["[f(x=1)]"] * 4 + ["[]"], "tools": [F_TOOL], "messages": []},
+        {"id": "b", "samples": ["[]"] * 5, "tools": [F_TOOL], "messages": []},
+        {"id": "c", "samples": ["[f(x=1)]"] * 2 + ["[f(x=2)]"] * 2, "tools": [F_TOOL], "messages": []},
     ]
     kept, rejected, records = evolve.vote_items(items, threshold=0.6)
     assert [it["id"] for it in kept] == ["a"]
@@ -225,7 +233,7 @@ def test_one_round_with_malformed_outputs_never_crashes():
     ]
     inv = {
         0: ['[get_weather(city="Paris")]'] * 4 + ['[get_weather(city="Rome")]'],
-        2: ['[get_forecast(city="Paris")]'] * 5,  # hallucinated tool: dropped by the rule filter
+        2: ['[get_forecast(city="Paris")]'] * 5,  # hallucinated tool: no valid sample, dropped by the vote
     }
 
     def script(text, n):
@@ -249,8 +257,9 @@ def test_one_round_with_malformed_outputs_never_crashes():
     report = evolve.audit(qs, with_tools, records, kept, rejected, trip)
     assert report["queries"] == 4 and report["with_tools"] == 2 and report["kept"] == 1
     assert report["rejected"] == 3
-    assert report["rejected_by_step"] == {"tools": {"bad_json": 2}, "rules": {"unknown_function": 1}}
-    assert report["vote_agreement_hist"] == {"4/5": 1, "5/5": 1}
+    assert report["rejected_by_step"] == {"tools": {"bad_json": 2}, "vote": {"no_valid": 1}}
+    assert rej_vote[0]["invalid"] == {"rule:unknown_function": 5}
+    assert report["vote_agreement_hist"] == {"0/5": 1, "4/5": 1}
     assert report["tools_generated"] == 3 and report["distinct_tool_names"] == 2
     assert report["calls_per_sample"] == {"1": 1}
     assert report["training_samples"]["tasks"]["replay"] == 0 and len(samples) >= 2

@@ -314,3 +314,13 @@ def test_stop_runaway_cuts_looping_rows_to_a_prefix():
     assert gen.runaway_stops == len(REQS)
     for (a,), (b,) in zip(full, cut, strict=True):
         assert b and a.startswith(b) and 2 * len(b) <= len(a)  # stopped at a boundary that saw the loop
+
+
+def test_sampling_stop_runaway_overrides_the_generator_default():
+    model, tok = load_model("tiny-random", dtype="float32")
+    gen = HFGenerator(model_obj=model, tokenizer=tok, stop_at_call_end=False, decode_segment=16)
+    full = gen.generate(REQS[:2], Sampling(max_new_tokens=64), progress=False)
+    cut = gen.generate(REQS[:2], Sampling(max_new_tokens=64, stop_runaway=True), progress=False)
+    assert gen.runaway_stops == 2 and all(len(b[0]) < len(a[0]) for a, b in zip(full, cut, strict=True))
+    with pytest.raises(ValueError):
+        Sampling(repetition_penalty=0)

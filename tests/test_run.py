@@ -98,7 +98,7 @@ def round_script(messages, k, sampling):
             if city != "Lima"
             else "Sure! here: [{broken"
         )
-    if city == "Oslo":  # a hallucinated tool wins the vote: the rule filter drops it
+    if city == "Oslo":  # every sample calls a tool it was not given: the vote finds no valid one
         return f'[get_forecast(city="{city}")]'
     return f'[get_weather(city="{city}")]' if k < sampling.n - 1 else "[get_weather(city="
 
@@ -183,10 +183,11 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path):
     q2 = [q["id"] for q in read_jsonl(ref_dir / "rounds/r2/queries.jsonl")]
     assert q1 == ["q0", "q1", "q2"] and q2 == ["q3", "q4", "q5"], "fresh, disjoint slices"
     rejects = {r["id"]: (r["step"], r["reason"]) for r in read_jsonl(r1 / "rejects.jsonl")}
-    assert rejects == {"q1": ("rules", "unknown_function"), "q2": ("tools", "bad_json")}
+    # every sample of q1 calls a tool it was not given: none is valid, so the vote drops it
+    assert rejects == {"q1": ("vote", "no_valid"), "q2": ("tools", "bad_json")}
     assert [k["id"] for k in read_jsonl(r1 / "kept.jsonl")] == ["q0"]
     votes = read_jsonl(r1 / "votes.jsonl")
-    assert [round(v["agreement"], 2) for v in votes] == [0.67, 1.0]
+    assert [round(v["agreement"], 2) for v in votes] == [1.0, 0.0]  # over valid samples
     assert (r1 / "adapter" / "adapter_model.safetensors").exists()
     assert (r1 / "adapter" / "adapter_config.json").exists()
     assert man["r1.train"]["adapter"] == "rounds/r1/adapter"
@@ -203,7 +204,7 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path):
         "simple_python (n=2)",
         "irrelevance (n=2)",
         "Self-evolution audit",
-        "rules: unknown_function 1",
+        "vote: no_valid 1",
         "first 2 items",
         "## Machine",
         "| eval.bootstrap |",

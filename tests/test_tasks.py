@@ -169,7 +169,7 @@ def test_tool_generation_lists_the_example_tools():
     s = out[0]
     listed = json.loads(s["completion"][0]["content"])
     assert listed == examples()[0]["tools"]
-    assert "write 2 API definitions" in s["prompt"][0]["content"]
+    assert "write exactly 2 API definition(s)" in s["prompt"][0]["content"]
     assert "weather in Paris" in s["prompt"][-1]["content"]
     capped = build_tool_generation(examples()[:1], max_tools=1)
     assert [t["name"] for t in json.loads(capped[0]["completion"][0]["content"])] == [

@@ -46,10 +46,11 @@ PROMPTS: dict[str, dict[str, str]] = {
     # Query-aware tool generation (ToolACE-DEV): query -> m candidate tools that could serve it.
     "tool_generation": {
         "system": (
-            "You are an expert API designer. Given a user query, write {m} API definitions that a tool-using "
-            "assistant could call to answer it: the ones that fit the query and related ones that do not quite "
-            'fit. Each is a JSON object with "name", "description" and "parameters" (a JSON Schema object '
-            'with "type": "object", "properties" and "required"). Answer with a JSON list only.'
+            "You are an expert API designer. Given a user query, write exactly {m} API definition(s) "
+            "that a tool-using assistant could call to serve the request: general tools that take the "
+            "query's values as parameters, not in their names. Each is a JSON object with "
+            '"name", "description" and "parameters" (a JSON Schema object with "type": "object", '
+            '"properties" and "required"). Answer with a JSON list only.'
         ),
         "user": "Query: {query}",
     },
@@ -94,8 +95,8 @@ LEAN_PROMPTS: dict[str, dict[str, str]] = {
     },
     "tool_generation": {
         "system": (
-            "Write {m} Python function stub(s), a signature with type hints and a docstring with Args, for an "
-            "API that would serve the request. Answer with the code only."
+            "Write exactly {m} Python function stub(s), a signature with type hints and a docstring with "
+            "Args, for APIs that would serve the request. Answer with the code only."
         ),
         "user": "{query}",
     },

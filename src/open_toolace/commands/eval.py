@@ -3,6 +3,7 @@
     toolace eval --model embedded:smollm2-135m --categories non_live --limit 20 --out runs/eval/base
     toolace eval --model M --adapter runs/r1/adapter --categories simple_python,live_simple
     toolace eval --model M --dataset my_heldout.jsonl [--answers my_answers.jsonl]
+    toolace eval --model M --categories non_live --limit 50 --samples 5 --temperature 0.7   # + maj@5, pass@5
     toolace eval compare runs/eval/base runs/eval/r1
 
 Flags override `--config FILE` (an EvalConfig YAML) and `--set key=value` overrides.
@@ -30,6 +31,11 @@ FLAGS = {  # flag -> (EvalConfig field, argparse kwargs)
     "--save-every": ("save_every", {"type": int}),
     "--max-new-tokens": ("max_new_tokens", {"type": int}),
     "--seed": ("seed", {"type": int}),
+    "--samples": (
+        "samples",
+        {"type": int, "help": "K > 1: also sample K answers per item; report greedy, maj@K and pass@K"},
+    ),
+    "--temperature": ("temperature", {"type": float, "help": "temperature of the K samples (0.7)"}),
     "--threads": ("threads", {"help": "torch threads: auto (default), or a number"}),
 }
 
@@ -92,6 +98,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     for cat, c in scores["categories"].items():
         honest = f"  (honest {pct(c['honest_accuracy'])})" if "honest_accuracy" in c else ""
         print(f"  {cat:<58} {pct(c['accuracy']):>7}{honest}")
+    h = scores.get("headroom")
+    if h:
+        title = f"headroom: {h['k']} samples at T={h['temperature']:g}"
+        print(f"\n{title:<44} {'greedy':>6} {'maj@k':>6} {'pass@k':>6}")
+        groups = [(LABELS[k], v) for k, v in h["summary"].items() if k in LABELS]
+        for label, v in groups + list(h["categories"].items()):
+            nums = " ".join(f"{pct(v[m]):>6}" for m in ("greedy", "maj_at_k", "pass_at_k"))
+            print(f"  {label[:42]:<42} {nums}")
     print(f"run directory: {scores['config']['out']} (report.md, scores.json, results.jsonl, scores.png)")
     return 0
 

@@ -50,6 +50,41 @@ def _header(scores: dict[str, Any]) -> list[str]:
     return ["# Evaluation report", "", " · ".join(bits), "", line, ""]
 
 
+def headroom_table(h: dict[str, Any]) -> list[str]:
+    """Markdown lines for scores.json's `headroom` section: greedy, maj@K, pass@K per summary group and
+    category, so a run report shows at a glance what a vote-and-train round could gain (maj@K - greedy)."""
+    k = h["k"]
+    lines = [
+        f"## Headroom: greedy vs maj@{k} and pass@{k} (accuracy %; {k} samples at T={h['temperature']:g})",
+        "",
+        f"maj@{k}: the vote's pick among the {k} samples, scored by the checker; maj@{k} − greedy is what a "
+        f"self-evolution round (vote, train) can distill at best. pass@{k}: some sample is right.",
+        "",
+    ]
+    t = h.get("timing") or {}
+    if t.get("generated_items"):
+        lines += [f"Sampled {t['generated_items']} items in {t['generation_seconds']:.0f} s this run.", ""]
+    lines += [
+        f"| metric | items | greedy | maj@{k} | pass@{k} | maj@{k} − greedy |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+
+    def line(label: str, n: int, g: float, m: float, p: float) -> str:
+        return f"| {label} | {n} | {pct(g)} | {pct(m)} | {pct(p)} | {100 * (m - g):+.1f} |"
+
+    summary = h.get("summary", {})
+    for key, label in LABELS.items():
+        if key in summary:
+            s = summary[key]
+            lines.append(line(label, s["items"], s["greedy"], s["maj_at_k"], s["pass_at_k"]))
+    for cat, c in h.get("categories", {}).items():
+        lines.append(line(cat, c["n_items"], c["greedy"], c["maj_at_k"], c["pass_at_k"]))
+        if "greedy_honest" in c:
+            honest = (c["greedy_honest"], c["maj_at_k_honest"], c["pass_at_k_honest"])
+            lines.append(line(f"{cat} (honest)", c["n_items"], *honest))
+    return lines + [""]
+
+
 def render_report(scores: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     lines = _header(scores)
     summary = scores.get("summary", {})
@@ -59,6 +94,8 @@ def render_report(scores: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             m = summary[key]
             lines.append(f"| {label} | {pct(m['accuracy'])} | {', '.join(m['over'])} | {m['items']} |")
     lines += ["", "Formulas: docs/evaluation.md. Aggregates use only the categories run.", ""]
+    if scores.get("headroom"):
+        lines += headroom_table(scores["headroom"])
 
     cats = scores.get("categories", {})
     no_call: dict[str, int] = defaultdict(int)

@@ -8,6 +8,9 @@
 Run directory: `results.jsonl` (one scored row per item: id, category, output, decoded, valid, error_type,
 ...), `scores.json`, `report.md`, `scores.png`, `eval_config.yaml`, `manifest.json`.
 
+With `samples=K > 1` a sampled pass (K texts per item at `temperature`) follows the greedy one and
+scores.json gains a `headroom` section (greedy / maj@K / pass@K; `evaluate.headroom`, samples_<category>.jsonl).
+
 Resumable: rows already in results.jsonl keep their generated output (only missing items are generated);
 rows are appended and fsync'ed after every `save_every` items. Every row is re-scored from its stored raw
 output at the end, so a scorer fix never needs a new generation. Pending items are sorted longest prompt
@@ -21,9 +24,10 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from open_toolace.evaluate.aggregate import compute_scores
 from open_toolace.evaluate.bfcl import invocation_request, load_bfcl, resolve_categories
@@ -32,6 +36,9 @@ from open_toolace.generation import Sampling
 from open_toolace.hardware import apply_threads, machine_info
 from open_toolace.io import Manifest, atomic_write_json, write_jsonl
 from open_toolace.prompts import resolve_prompt_set
+
+if TYPE_CHECKING:
+    from open_toolace.evaluate.headroom import VoteFn
 
 RESULTS = "results.jsonl"
 # hf backend: batches of 128 prompts (bigger matmuls per decode step; `bench/eval.py --batch-sizes`)
@@ -88,6 +95,10 @@ class EvalConfig:
         },
     )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})
+    samples: int = field(
+        default=1, metadata={"help": "K > 1: also K samples per item -> greedy, maj@K, pass@K (headroom)"}
+    )
+    temperature: float = field(default=0.7, metadata={"help": "temperature of the K samples (samples > 1)"})
 
 
 def default_out_dir(cfg: EvalConfig) -> Path:
@@ -100,9 +111,11 @@ def default_out_dir(cfg: EvalConfig) -> Path:
     return Path("runs") / "eval" / name
 
 
-def load_results(path: str | Path) -> dict[str, dict[str, Any]]:
+def load_results(path: str | Path, usable: Callable[[dict], bool] | None = None) -> dict[str, dict[str, Any]]:
     """Rows of an existing results.jsonl by id (last row wins); an unreadable line (a run killed mid-write)
-    is skipped with a warning, so its item is simply generated again."""
+    is skipped with a warning, so its item is simply generated again. `usable` says whether a row holds a
+    finished generation (default: a str `output`; the sample files of `evaluate.headroom` pass their own)."""
+    usable = usable or (lambda row: isinstance(row.get("output"), str))
     p = Path(path)
     rows: dict[str, dict[str, Any]] = {}
     if not p.exists():
@@ -117,11 +130,7 @@ def load_results(path: str | Path) -> dict[str, dict[str, Any]]:
             except json.JSONDecodeError:
                 bad += 1
                 continue
-            if (
-                isinstance(row, dict)
-                and isinstance(row.get("id"), str)
-                and isinstance(row.get("output"), str)
-            ):
+            if isinstance(row, dict) and isinstance(row.get("id"), str) and usable(row):
                 rows[row["id"]] = row
             elif not (isinstance(row, dict) and row.get("error_type") == "prompt_error"):
                 bad += 1
@@ -202,10 +211,16 @@ def evaluate_items(
     rejects: list[dict] | None = None,
     fresh: bool = False,
     prompts: Any = None,
+    samples: int = 1,
+    temperature: float = 0.7,
+    vote: VoteFn | None = None,
 ) -> dict[str, Any]:
-    """Generate what is missing, score everything, write the run directory; returns the scores dict."""
+    """Generate what is missing, score everything, write the run directory; returns the scores dict.
+    `samples > 1` adds the headroom pass (`evaluate.headroom.evaluate_headroom`, with `vote`)."""
+    from open_toolace.evaluate.headroom import check_sampling, evaluate_headroom
     from open_toolace.evaluate.report import write_chart, write_report
 
+    check_sampling(samples, temperature)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     meta = dict(meta or {})
@@ -267,6 +282,12 @@ def evaluate_items(
         "generation_seconds": round(gen_seconds, 2),
         "items_per_second": round(generated / gen_seconds, 3) if generated and gen_seconds else None,
     }
+    if samples > 1:
+        scores["headroom"] = evaluate_headroom(
+            generator, items, rows, out, k=samples, temperature=temperature, seed=seed,
+            max_new_tokens=max_new_tokens, save_every=save_every, progress=progress, prompts=prompts,
+            meta=meta, fresh=fresh, bfcl_groups=bfcl_groups, vote=vote,
+        )  # fmt: skip
     atomic_write_json(out / "scores.json", scores)
     write_report(out, scores, rows)
     write_chart(out / "scores.png", scores)
@@ -327,6 +348,7 @@ def generator_dtype(generator: Any, asked: str | None = None) -> str:
 def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
     """The `toolace eval` job: build the generator (unless given), run, save the resolved config."""
     from open_toolace.config import save_config
+    from open_toolace.evaluate.headroom import check_sampling
 
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
     cfg = replace(cfg, out=str(out))
@@ -340,6 +362,7 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
         raise ValueError(f"unknown benchmark {cfg.benchmark!r} (bfcl; or use --dataset FILE)")
     else:
         resolve_categories(cfg.categories)
+    check_sampling(cfg.samples, cfg.temperature)
     apply_threads(cfg.threads)
     if generator is None:
         from open_toolace.generation import make_generator
@@ -358,6 +381,8 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
         "seed": cfg.seed,
         "progress": cfg.progress,
         "fresh": cfg.fresh,
+        "samples": cfg.samples,
+        "temperature": cfg.temperature,
         "prompts": resolve_prompt_set(cfg.prompt_set, cfg.adapter),
         "meta": {
             "model": cfg.model,

@@ -1,10 +1,10 @@
 """One self-evolution round (ToolACE-DEV stage 3) as small pure steps.
 
     queries --generate_tools--> items with candidate tools
-            --sample_invocations--> k raw completions per item
-            --vote_items (majority_vote per item)--> items with a winning call list
-            --rule_filter--> items whose calls pass the rule checker
-            --build_triplets--> tool-generation + invocation training samples (+ seed replay)
+            --sample_invocations--> k raw completions per item (a cap per query type: `budget`)
+            --vote_items (majority_vote over normalized, rule-checked samples)--> items with a winning call list
+            --rule_filter--> items whose calls pass the rule checker (+ grounding)
+            --build_triplets--> invocation (with distractors) + abstention + tool-generation samples (+ replay)
             --audit--> what happened, as JSON
 
 Every step returns `(kept, rejected)` or plain data; a rejected item is a dict
@@ -13,13 +13,15 @@ is data: tool lists are parsed with `json`, calls with `open_toolace.formats` (a
 malformed output is a recorded rejection, never a crash of the round. `run.py` strings these together
 over a run directory; the functions themselves do no I/O.
 
-Modules: `sample` (generate_tools, parse_tool_list, sample_invocations), `filter` (majority_vote,
-vote_items, rule_filter, build_triplets, audit), `common` (the rejection record).
+Modules: `sample` (generate_tools, parse_tool_list, sample_invocations), `repair` (what a broken tool
+list can be repaired to), `budget` (invocation caps sized to seed answers), `filter` (majority_vote,
+vote_items, rule_filter, audit), `triplets` (build_triplets), `common` (the rejection record).
 """
 
 from open_toolace.evolve.common import Item, Rejection, reject
-from open_toolace.evolve.filter import Vote, audit, build_triplets, majority_vote, rule_filter, vote_items
+from open_toolace.evolve.filter import Vote, audit, majority_vote, rule_filter, vote_items
 from open_toolace.evolve.sample import generate_tools, parse_tool_list, sample_invocations
+from open_toolace.evolve.triplets import build_triplets
 
 __all__ = [
     "Item",

@@ -1,9 +1,7 @@
-"""Filtering and data steps of a round: majority vote, rule filter, training triplets, audit."""
+"""Filtering steps of a round: majority vote over normalized valid samples, rule filter, audit."""
 
 from __future__ import annotations
 
-import dataclasses
-import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,77 +11,169 @@ from open_toolace.checks import check_calls
 from open_toolace.data.records import example_query
 from open_toolace.evolve.common import Item, Rejection, reject
 from open_toolace.formats import CallParseError, ToolCall, canonical_calls, parse_calls
-from open_toolace.formats.tools import Tool
-from open_toolace.training import tasks as T
-from open_toolace.training.mixture import TaskMixConfig
+from open_toolace.formats.normalize import normalize_calls
+from open_toolace.formats.tools import Tool, as_tool
 
 # ----------------------------------------------------------------------------- vote
 
 
 @dataclass
 class Vote:
-    """Outcome of a majority vote over k samples. `winner is None` means dropped, and `reason` says why."""
+    """Outcome of a majority vote over k samples. `winner is None` means dropped, and `reason` says why.
+
+    Only valid samples vote (parsed, and passing the rule checker when tools were given); the others are
+    counted in `invalid` by reason. Samples vote for their normalized class (`formats.normalize_calls`);
+    the winner is the most frequent exact answer inside the winning class."""
 
     winner: list[ToolCall] | None
-    agreement: float  # share of all k samples that gave the winning (or the top) answer
-    votes: int  # samples for the top answer
-    total: int  # k (unparseable samples count: they are disagreement)
-    reason: str | None = None  # no_samples | tie | below_threshold
-    counts: dict[str, int] = field(default_factory=dict)  # canonical answer (or "<unparseable:code>") -> n
-    parse_errors: dict[str, int] = field(default_factory=dict)
+    agreement: float  # votes of the winning (or top) class / valid samples; 0.0 when none is valid
+    votes: int  # valid samples in the top class
+    total: int  # k: every sample, valid or not
+    reason: str | None = None  # VOTE_REASONS below, None when there is a winner
+    counts: dict[str, int] = field(default_factory=dict)  # exact canonical answer of valid samples -> n
+    parse_errors: dict[str, int] = field(default_factory=dict)  # parse reason code -> n (part of `invalid`)
+    valid: int = 0  # samples that parsed and passed the rules: the denominator of `agreement`
+    invalid: dict[str, int] = field(default_factory=dict)  # "parse:<code>" | "rule:<code>" | ... -> n
+    classes: dict[str, int] = field(default_factory=dict)  # normalized answer -> n, most frequent first
 
 
-def majority_vote(samples: Sequence[str | list[ToolCall]], threshold: float = 0.6) -> Vote:
-    """Majority vote over the canonical form of each sample's call list.
+# Why a vote drops an item, in the order they are tested (each is true of the samples when reported).
+VOTE_REASONS = {
+    "no_samples": "the item has no samples",
+    "no_valid": "no sample parsed and passed the rule checker",
+    "all_different": "two or more valid samples, each in a different answer class",
+    "tie": "two answer classes share the top count",
+    "below_threshold": "the top class has a share of the valid samples below the threshold, or too few votes",
+}
 
-    Samples are raw model texts (parsed here) or already-parsed call lists. Unparseable samples count in
-    the denominator (they disagree with everything). The top answer wins if it is unique and its share
-    of all samples is >= `threshold`; a tie for the top, or a share below the threshold, drops the item."""
+
+def _read_sample(sample: Any, tools: list[Tool] | None) -> tuple[list[ToolCall], str, str] | str:
+    """One sample -> (calls, normalized key, exact key), or the invalid reason ("<stage>:<code>").
+
+    Any exception is a reason, not a crash: one odd sample must not stop a round."""
+    stage = "parse"
+    try:
+        if isinstance(sample, str):
+            try:
+                calls = parse_calls(sample)
+            except CallParseError as e:
+                return f"parse:{e.reason}"
+        elif isinstance(sample, (list, tuple)):
+            calls = [c if isinstance(c, ToolCall) else ToolCall.from_dict(c) for c in sample]
+        else:
+            return "parse:not_text"
+        stage = "rule"
+        if tools is not None:
+            reasons = check_calls(calls, tools)
+            if reasons:
+                return f"rule:{reasons[0].code}"
+        stage = "normalize"
+        return calls, normalize_calls(calls, tools), canonical_calls(calls)
+    except CallParseError as e:  # a pre-parsed call dict that is not a call
+        return f"{stage}:{e.reason}"
+    except Exception as e:  # noqa: BLE001 -- a parser/checker bug becomes a counted reason
+        return f"{stage}:exception:{type(e).__name__}"
+
+
+def _usable_tools(tools: Sequence[Tool | dict] | None) -> list[Tool] | None:
+    """Tools as `Tool`s; an unreadable one is left out (calls to it then fail as `unknown_function`)."""
+    if tools is None:
+        return None
+    out = []
+    for t in tools:
+        try:
+            out.append(as_tool(t))
+        except Exception:  # noqa: BLE001 -- ToolFormatError, or worse: either way not a tool to call
+            continue
+    return out
+
+
+def majority_vote(
+    samples: Sequence[str | list[ToolCall]],
+    threshold: float = 0.6,
+    tools: Sequence[Tool | dict] | None = None,
+    min_votes: int = 2,
+) -> Vote:
+    """Majority vote over the normalized form of each valid sample's call list.
+
+    Samples are raw model texts (parsed here) or already-parsed call lists. With `tools` (the item's
+    candidates), a sample must also pass `checks.check_calls`: a sample that calls a hallucinated tool or
+    breaks a schema is no opinion on the right answer, so it is counted in `invalid` and left out of the
+    denominator instead of diluting the vote. `tools=None` skips the rule check (parse only); `tools=[]`
+    means no tool is offered (any call is invalid, `[]` is valid).
+
+    Valid samples are grouped by `normalize_calls` (so "Paris" / "paris", `5` / `5.0`, a default stated or
+    left out, call order ... do not split the vote); the winning class must be unique, hold a share of the
+    valid samples >= `threshold` and at least `min_votes` votes (so one valid sample out of five cannot win
+    alone). The winner is the most frequent exact answer in that class (the first seen on a tie), so the
+    training target is a form the model actually wrote. Reasons: see `VOTE_REASONS`, tested in that order."""
     total = len(samples)
     if total == 0:
         return Vote(None, 0.0, 0, 0, "no_samples")
+    tool_list = _usable_tools(tools)
+    invalid: Counter[str] = Counter()
+    classes: Counter[str] = Counter()
     counts: Counter[str] = Counter()
-    parse_errors: Counter[str] = Counter()
-    by_key: dict[str, list[ToolCall]] = {}
+    members: dict[str, Counter[str]] = {}  # normalized key -> exact key -> n
+    by_exact: dict[str, list[ToolCall]] = {}
     for s in samples:
-        if isinstance(s, str):
-            try:
-                calls = parse_calls(s)
-            except CallParseError as e:
-                parse_errors[e.reason] += 1
-                continue
-            except (RecursionError, ValueError, TypeError) as e:  # a parser bug must not kill a round
-                parse_errors[f"parser_error:{type(e).__name__}"] += 1
-                continue
-        else:
-            calls = list(s)
-        key = canonical_calls(calls)
-        counts[key] += 1
-        by_key.setdefault(key, calls)
-    all_counts = dict(counts) | {f"<unparseable:{c}>": n for c, n in parse_errors.items()}
-    if not counts:
-        return Vote(None, 0.0, 0, total, "no_parseable", all_counts, dict(parse_errors))
-    ranked = counts.most_common()
-    top_key, top_n = ranked[0]
-    agreement = top_n / total
+        read = _read_sample(s, tool_list)
+        if isinstance(read, str):
+            invalid[read] += 1
+            continue
+        calls, norm, exact = read
+        classes[norm] += 1
+        counts[exact] += 1
+        members.setdefault(norm, Counter())[exact] += 1
+        by_exact.setdefault(exact, calls)
+    valid = sum(classes.values())
+    parse_errors = {k.removeprefix("parse:"): n for k, n in invalid.items() if k.startswith("parse:")}
+    ranked = classes.most_common()
+    top_key, top_n = ranked[0] if ranked else ("", 0)
+    agreement = top_n / valid if valid else 0.0
+
+    def vote(winner: list[ToolCall] | None, reason: str | None) -> Vote:
+        return Vote(
+            winner,
+            agreement,
+            top_n,
+            total,
+            reason,
+            dict(counts.most_common()),
+            parse_errors,
+            valid,
+            dict(invalid.most_common()),
+            dict(ranked),
+        )
+
+    if valid == 0:
+        return vote(None, "no_valid")
+    if valid >= 2 and len(ranked) == valid:
+        return vote(None, "all_different")
     if len(ranked) > 1 and ranked[1][1] == top_n:
-        return Vote(None, agreement, top_n, total, "tie", all_counts, dict(parse_errors))
-    if agreement + 1e-9 < threshold:
-        return Vote(None, agreement, top_n, total, "below_threshold", all_counts, dict(parse_errors))
-    return Vote(by_key[top_key], agreement, top_n, total, None, all_counts, dict(parse_errors))
+        return vote(None, "tie")
+    if agreement + 1e-9 < threshold or top_n < min_votes:
+        return vote(None, "below_threshold")
+    best_exact = members[top_key].most_common(1)[0][0]
+    return vote(by_exact[best_exact], None)
 
 
 def vote_items(
-    items: Sequence[Item], threshold: float = 0.6, keep_no_call: bool = False
+    items: Sequence[Item], threshold: float = 0.6, keep_no_call: bool = False, min_votes: int = 2
 ) -> tuple[list[Item], list[Rejection], list[dict]]:
-    """Run `majority_vote` on every sampled item. Returns `(kept items with calls = winner, rejections,
-    vote records)`; vote records (one per item, kept or not) are what `votes.jsonl` and the audit read.
+    """Run `majority_vote` on every sampled item against its own tools (`item["tools"]`, tool dicts).
+    Returns `(kept items with calls = winner, rejections, vote records)`; vote records (one per item,
+    kept or not) are what `votes.jsonl` and the audit read.
 
     An item whose winner is "call nothing" is dropped unless `keep_no_call`: its tools were generated for
-    its query, so an abstention there is more likely a failure than a lesson."""
+    its query, so an abstention there is more likely a failure than a lesson. An item without a `tools`
+    list is voted on parse alone (no rule check)."""
     kept, rejected, records = [], [], []
     for it in items:
-        v = majority_vote(it.get("samples", []), threshold)
+        tools = it.get("tools")
+        v = majority_vote(
+            it.get("samples") or [], threshold, tools if isinstance(tools, list) else None, min_votes
+        )
         winner = None if v.winner is None else [c.to_dict() for c in v.winner]
         records.append(
             {
@@ -91,9 +181,12 @@ def vote_items(
                 "agreement": round(v.agreement, 4),
                 "votes": v.votes,
                 "total": v.total,
+                "valid": v.valid,
                 "winner": winner,
                 "reason": v.reason,
                 "counts": v.counts,
+                "classes": v.classes,
+                "invalid": v.invalid,
             }
         )
         if v.winner is None:
@@ -102,8 +195,9 @@ def vote_items(
                     it,
                     "vote",
                     v.reason or "dropped",
-                    f"top answer {v.votes}/{v.total}",
+                    f"top class {v.votes} of {v.valid} valid samples ({v.total} sampled)",
                     agreement=v.agreement,
+                    invalid=v.invalid,
                 )
             )
         elif not v.winner and not keep_no_call:
@@ -147,57 +241,6 @@ def rule_filter(items: Sequence[Item], grounding: str = "off") -> tuple[list[Ite
         else:
             kept.append(it)
     return kept, rejected
-
-
-# ----------------------------------------------------------------------------- triplets
-
-
-def build_triplets(
-    items: Sequence[Item],
-    replay: Sequence[dict] = (),
-    replay_share: float = 0.3,
-    mix: Any = None,
-    distractor_pool: Sequence[dict] | None = None,
-    tasks: Sequence[str] = ("tool_generation", "invocation"),
-    seed: int = 0,
-) -> tuple[list[dict], dict[str, Any]]:
-    """Training samples from the round's verified items: (query -> tools) tool-generation samples and
-    (query + tools [+ distractors] -> calls) invocation samples, via `open_toolace.training.tasks`, plus replay.
-
-    `mix` is a `mixture.TaskMixConfig` (distractors, abstention share, max tools; its seed is replaced by
-    `seed`). `replay` is a list of already-built training samples (the bootstrap mixture);
-    `replay_share` is the share of the *final* set drawn from it (0.3 -> 30 % replay), which fights
-    forgetting of the no-call and multi-tool behaviour the round's own data lacks.
-    Returns `(samples shuffled under seed, report)`; the report counts samples per task and every item
-    a task builder skipped, by reason."""
-    mix = dataclasses.replace(mix or TaskMixConfig(), seed=seed)
-    items = [T.with_identifier_names(it) for it in items] if mix.identifier_names else list(items)
-    skipped: Counter[str] = Counter()
-    new: list[dict] = []
-    if items and "tool_generation" in tasks:
-        new += T.build_tool_generation(
-            items,
-            max_tools=mix.max_tools,
-            extra=mix.tool_generation_extra,
-            optional=mix.tool_generation_optional,
-            skipped=skipped,
-            prompts=mix.prompt_set,
-        )
-    if items and "invocation" in tasks:
-        pool = T.collect_tools(items, distractor_pool or ())
-        new += T.build_invocation(items, pool, mix, skipped=skipped)
-    if mix.dedupe:
-        new = T.dedupe(new)
-    rng = random.Random(f"replay:{seed}")
-    n_replay = 0
-    if replay and new and 0 < replay_share < 1:
-        n_replay = min(len(replay), round(len(new) * replay_share / (1 - replay_share)))
-    old = [dict(s, id=f"replay:{s.get('id')}") for s in rng.sample(list(replay), n_replay)]
-    samples = new + old
-    rng.shuffle(samples)
-    counts = dict(sorted(Counter(s.get("task", "?") for s in new).items()))
-    counts["replay"] = len(old)
-    return samples, {"tasks": counts, "total": len(samples), "skipped": dict(sorted(skipped.items()))}
 
 
 # ----------------------------------------------------------------------------- audit

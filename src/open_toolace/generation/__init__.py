@@ -37,12 +37,20 @@ class Sampling:
     max_new_tokens: int = 256
     stop: tuple[str, ...] | None = None  # the text is cut before the first of these
     seed: int = 0
+    # Repetition controls (read by backends as attributes, outside `astuple`). `stop_runaway`: end a row
+    # that loops (`is_runaway`) instead of decoding it to the cap (None: the backend's own default).
+    # `repetition_penalty` (hf, vllm; >1 penalises tokens already in the prompt or the text): off by
+    # default, since a tool list or call list repeats `"type": "string"`-like tokens by design.
+    stop_runaway: bool | None = None
+    repetition_penalty: float | None = None
 
     def __post_init__(self) -> None:
         if self.n < 1:
             raise ValueError(f"n must be >= 1, got {self.n}")
         if self.max_new_tokens < 1:
             raise ValueError(f"max_new_tokens must be >= 1, got {self.max_new_tokens}")
+        if self.repetition_penalty is not None and self.repetition_penalty <= 0:
+            raise ValueError(f"repetition_penalty must be > 0, got {self.repetition_penalty}")
         if self.stop is not None and not isinstance(self.stop, tuple):
             object.__setattr__(self, "stop", tuple(self.stop))  # lists from configs; frozen stays hashable
 

@@ -118,9 +118,9 @@ class HFGenerator:
         the static cache, prompts are prefilled this many rows at a time and decoded all together, and
         `prefill_chunk` tokens at a time (each chunk attends only to the keys before its end).
         `decode_segment`: decode this many tokens at a time and drop the rows that stopped in between (None:
-        one generate() call). `stop_runaway`: at each segment boundary, also stop a row whose new tokens end
-        in one block repeated 8+ times (`is_runaway`: a loop that would run to the cap); `runaway_stops`
-        counts them. `cpu_attention`: decode steps on CPU use `cpu_attention.cpu_decode_attention`
+        one generate() call). `stop_runaway`: the default of `Sampling.stop_runaway`: at each segment
+        boundary, also stop a row whose new tokens end in one block repeated 8+ times (`is_runaway`: a loop
+        that would run to the cap); `runaway_stops` counts them. `cpu_attention`: decode steps on CPU use `cpu_attention.cpu_decode_attention`
         (switches an sdpa model, process-wide). `tune_malloc`: on CPU, keep freed memory in the process
         (`malloc.keep_freed_memory`, process-wide) rather than fault it in again at every step.
         `threads`: set torch's intra-op threads (process-wide). On a busy shared CPU, 1 thread was 3-8x faster
@@ -159,7 +159,14 @@ class HFGenerator:
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
 
-    def _gen_config(self, n_new: int, temperature: float, top_k: int | None, top_p: float | None):
+    def _gen_config(
+        self,
+        n_new: int,
+        temperature: float,
+        top_k: int | None,
+        top_p: float | None,
+        repetition_penalty: float | None = None,
+    ):
         from transformers import GenerationConfig
 
         base = self.model.generation_config
@@ -172,6 +179,8 @@ class HFGenerator:
                 "top_k": top_k or 0,
                 "top_p": 1.0 if top_p is None else top_p,
             }
+        if repetition_penalty is not None:
+            kw["repetition_penalty"] = repetition_penalty
         return GenerationConfig(
             max_new_tokens=n_new,
             eos_token_id=eos,
@@ -187,6 +196,7 @@ class HFGenerator:
         gen_config,
         stop: list[str] | None,
         prefix: kv_cache.PrefixKV | None = None,
+        runaway: bool = False,
     ) -> list[list[str]]:
         import torch
 
@@ -214,11 +224,13 @@ class HFGenerator:
                 cache.batch_repeat_interleave(n)
         if cache is not None and self.static_cache:
             cache = kv_cache.to_static(cache, self.model.config, width + gen_config.max_new_tokens)
-        texts = self._decode(input_ids, mask, cache, width, gen_config, stop)
+        texts = self._decode(input_ids, mask, cache, width, gen_config, stop, runaway)
         texts = [trim_completion(t, stop, self.stop_at_call_end) for t in texts]
         return [texts[i * n : (i + 1) * n] for i in range(len(ids))]
 
-    def _decode(self, input_ids, mask, cache, width: int, gen_config, stop: list[str] | None) -> list[str]:
+    def _decode(
+        self, input_ids, mask, cache, width: int, gen_config, stop: list[str] | None, runaway: bool
+    ) -> list[str]:
         """generate() in segments of `decode_segment` tokens; rows that stopped are dropped between segments
         (generate() itself keeps computing a finished row until the whole batch has stopped)."""
         import copy
@@ -250,7 +262,7 @@ class HFGenerator:
             stopped = torch.isin(new, eos).any(-1)
             if criterion.done is not None:
                 stopped |= criterion.done
-            if self.stop_runaway:
+            if runaway:
                 for r in (~stopped).nonzero().flatten().tolist():
                     if is_runaway(out[r, width:].tolist()):
                         stopped[r] = True
@@ -287,7 +299,8 @@ class HFGenerator:
             return []
         greedy = temperature <= 0
         n_run = 1 if greedy else n  # greedy samples are identical: decode once, copy
-        gen_config = self._gen_config(max_new_tokens, temperature, top_k, top_p)
+        gen_config = self._gen_config(max_new_tokens, temperature, top_k, top_p, sampling.repetition_penalty)
+        runaway = self.stop_runaway if sampling.stop_runaway is None else sampling.stop_runaway
         texts = [apply_chat_template(self.tokenizer, r) for r in requests]
         ids = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
         batches = plan_batches(
@@ -302,7 +315,7 @@ class HFGenerator:
         for b, batch in enumerate(batches):
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed((seed * 1_000_003 + b) % (2**63))
-                outs = self._run_batch([ids[i] for i in batch], n_run, gen_config, stop, prefix)
+                outs = self._run_batch([ids[i] for i in batch], n_run, gen_config, stop, prefix, runaway)
             for i, o in zip(batch, outs, strict=True):
                 results[i] = o * n if greedy else o
             bar.update(len(batch))

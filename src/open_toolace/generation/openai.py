@@ -169,6 +169,8 @@ class OpenAIGenerator:
             params["top_k"] = top_k
         if stop:
             params["stop"] = list(stop)[:4]  # the OpenAI API takes at most 4; the rest are trimmed below
+        if sampling.repetition_penalty is not None:  # not OpenAI's own API; vLLM and TGI servers take it
+            params["repetition_penalty"] = sampling.repetition_penalty
 
         def one(i: int) -> list[str]:
             try:

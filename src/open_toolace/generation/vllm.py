@@ -96,6 +96,7 @@ class VLLMGenerator:
                 max_tokens=max_new_tokens,
                 stop=list(stop) if stop else None,
                 seed=seed * 1_000_003 + i,  # per request: results do not depend on batching
+                **({"repetition_penalty": rp} if (rp := sampling.repetition_penalty) is not None else {}),
             )
             for i in range(len(prompts))
         ]

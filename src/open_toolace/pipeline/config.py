@@ -26,8 +26,11 @@ def _round_train() -> TrainConfig:
 
 
 def _round_mix() -> TaskMixConfig:
-    # Generated tools already include near-misses; abstentions come from the seed replay.
-    return TaskMixConfig(distractors_min=0, distractors_max=2, abstention_share=0.1)
+    # Full triplets: every kept item also teaches an abstention (its query with pool tools that cannot
+    # serve it). Its own unused tools are not kept there: they were generated for this very query.
+    return TaskMixConfig(
+        distractors_min=1, distractors_max=2, abstention_share=1.0, abstention_keep_other_tools=False
+    )
 
 
 @dataclass
@@ -101,7 +104,19 @@ class EvolveConfig:
     top_k: int | None = field(default=50, metadata={"help": "top-k of both samplers"})
     top_p: float | None = field(default=None, metadata={"help": "top-p of the invocation sampler"})
     tool_max_new_tokens: int = field(default=320, metadata={"help": "budget of one generated tool list"})
-    invoke_max_new_tokens: int = field(default=96, metadata={"help": "budget of one invocation sample"})
+    invoke_max_new_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "budget of one invocation sample (None: per query type, the longest seed answer of that "
+            "type + 16; sampling stops at the end of the call list anyway)"
+        },
+    )
+    stop_runaway: bool = field(
+        default=True,
+        metadata={
+            "help": "end a sample that loops (generation.is_runaway) instead of decoding it to the cap"
+        },
+    )
     vote_threshold: float = field(
         default=0.6, metadata={"help": "the winning answer needs this share of the k samples (ties dropped)"}
     )
@@ -149,6 +164,7 @@ class EvolveConfig:
             top_k=self.top_k,
             max_new_tokens=self.tool_max_new_tokens,
             seed=seed,
+            stop_runaway=self.stop_runaway,
         )
 
     def invocation_sampling(self, seed: int) -> Sampling:
@@ -158,8 +174,9 @@ class EvolveConfig:
             temperature=self.invoke_temperature,
             top_k=self.top_k,
             top_p=self.top_p,
-            max_new_tokens=self.invoke_max_new_tokens,
+            max_new_tokens=self.invoke_max_new_tokens or 256,  # the rounds size it per query type
             seed=seed,
+            stop_runaway=self.stop_runaway,
         )
 
 

@@ -7,7 +7,7 @@ rounds/r<r>/queries.jsonl       a fresh slice of the unlabeled pool (disjoint fr
            voted.jsonl          items whose vote has a winner (+ vote_rejects.jsonl: those without)
            kept.jsonl           voted items that passed the rule checker: the round's new labels
            rejects.jsonl        every item lost on the way, with its step and reason
-           triplets.jsonl       the round's training samples (tool generation + invocation)
+           triplets.jsonl       the round's training samples (invocation, abstention, tool generation)
            train.jsonl          what the round trains on (triplets + replay, or the restart mixture)
            adapter/             the round's LoRA adapter
            audit.json           the round's audit (evolve.audit + training + BFCL delta)
@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from open_toolace import evolve
+from open_toolace.evolve import budget
 from open_toolace.io import atomic_write_json, read_json, read_jsonl, write_jsonl
 from open_toolace.pipeline.bootstrap import train_adapter
 from open_toolace.pipeline.config import RunConfig
@@ -64,14 +65,21 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
 
     def invoke() -> dict[str, Any]:
         gen = ctx.generators.get(ctx.path(prev_adapter))
-        sampled = evolve.sample_invocations(
-            gen,
-            read_jsonl(p("tools.jsonl")),
-            ev.invocation_sampling(_gen_seed(cfg, r, 2)),
-            progress=cfg.progress,
-            prompts=prompt_set,
-        )
-        return {"items": write_jsonl(p("invocations.jsonl"), sampled)}
+        items = read_jsonl(p("tools.jsonl"))
+        sampling = ev.invocation_sampling(_gen_seed(cfg, r, 2))
+        budgets = {}
+        if ev.invoke_max_new_tokens is None:  # a cap per query type that covers the seed's answers
+            budgets = budget.answer_budgets(
+                read_jsonl(ctx.path("seed", "examples.jsonl")), budget.counter_of(gen)
+            )
+        sampled: list[dict | None] = [None] * len(items)
+        for cap, idx in budget.group_by_budget(items, budgets, sampling.max_new_tokens).items():
+            outs = evolve.sample_invocations(
+                gen, [items[i] for i in idx], sampling.with_(max_new_tokens=cap), cfg.progress, prompt_set
+            )
+            for i, o in zip(idx, outs, strict=True):
+                sampled[i] = o
+        return {"items": write_jsonl(p("invocations.jsonl"), sampled), "budgets": budgets}
 
     def vote() -> dict[str, Any]:
         voted, rejected, records = evolve.vote_items(
@@ -92,7 +100,10 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
         replay = read_jsonl(ctx.path("bootstrap", "samples.jsonl"))
         share = ev.replay_share if ev.init == "continue" else 0.0
         mix = replace(ev.mix, prompt_set=prompt_set)  # the round teaches in the set the model was trained on
-        samples, report = evolve.build_triplets(kept, replay, share, mix, seed=_gen_seed(cfg, r, 3))
+        # distractors and abstention tools: the seed's tools and every tool generated this round
+        pool = [t for ex in read_jsonl(ctx.path("seed", "examples.jsonl")) for t in ex.get("tools") or []]
+        pool += [t for it in read_jsonl(p("tools.jsonl")) for t in it.get("tools") or []]
+        samples, report = evolve.build_triplets(kept, replay, share, mix, pool, seed=_gen_seed(cfg, r, 3))
         write_jsonl(p("triplets.jsonl"), [s for s in samples if not s["id"].startswith("replay:")])
         if ev.init == "restart":  # the seed mixture + every round's triplets so far, from the base model
             samples = replay + [

@@ -214,12 +214,67 @@ class _Pool:
             by_name.setdefault(d["name"], d)
         self.tools = list(by_name.values())
 
-    def sample(self, rng: random.Random, k: int, exclude: set[str]) -> list[dict]:
+    def sample(
+        self, rng: random.Random, k: int, exclude: set[str], unlike: set[str] | None = None
+    ) -> list[dict]:
+        """`k` tools not named in `exclude`; with `unlike`, also none sharing a content word with those
+        names (an abstention must not be offered `get_weather_forecast` when it needs `get_weather`)."""
         if k <= 0 or not self.tools:
             return []
-        # Oversample by the excluded count, then filter: exact without scanning the whole pool.
-        picks = rng.sample(self.tools, min(len(self.tools), k + len(exclude)))
-        return [t for t in picks if t["name"] not in exclude][:k]
+        words = set().union(*map(name_words, unlike)) if unlike else set()
+        if not words:
+            # Oversample by the excluded count, then filter: exact without scanning the whole pool.
+            picks = rng.sample(self.tools, min(len(self.tools), k + len(exclude)))
+            return [t for t in picks if t["name"] not in exclude][:k]
+        ok = [t for t in self.tools if t["name"] not in exclude and not (name_words(t["name"]) & words)]
+        return rng.sample(ok, min(k, len(ok)))
+
+
+# Verbs and fillers every tool family shares: two tools with only these in common are not look-alikes.
+_GENERIC_NAME_WORDS = frozenset(
+    [
+        "get",
+        "set",
+        "list",
+        "find",
+        "search",
+        "show",
+        "create",
+        "update",
+        "delete",
+        "add",
+        "remove",
+        "check",
+        "calculate",
+        "compute",
+        "fetch",
+        "make",
+        "by",
+        "for",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "and",
+        "or",
+        "the",
+        "a",
+        "an",
+        "info",
+        "details",
+        "data",
+        "api",
+        "v1",
+        "v2",
+    ]
+)
+
+
+def name_words(name: str) -> set[str]:
+    """The content words of a tool name (`weather.get_forecast` -> {weather, forecast})."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
+    return {w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w and w not in _GENERIC_NAME_WORDS}
 
 
 def _invocation_sample(
@@ -281,7 +336,11 @@ def build_invocation(
         # Never offer an empty list (trivial) and never re-add a needed tool as a "distractor".
         k = rng.randint(max(cfg.distractors_min, 1 if not rest else 0), max(cfg.distractors_max, 1))
         k = min(k, max(cfg.max_tools - len(rest), 0 if rest else 1))
-        extra = pool.sample(rng, k, {t["name"] for t in rest} | needed)
+        # The example's own tools are never drawn back in (without keep_other_tools its unused tools may
+        # still serve the query: a round's generated tools were written for it), nor look-alikes of the
+        # needed ones.
+        own = {t["name"] for t in tools}
+        extra = pool.sample(rng, k, own | needed, unlike=needed)
         kept = rest + extra
         if not kept:
             skipped["invocation:abstention_without_tools"] += 1
