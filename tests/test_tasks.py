@@ -177,7 +177,7 @@ def test_tool_generation_lists_the_example_tools():
     ]  # needed first
     only_needed = build_tool_generation(examples()[:1], extra=0)
     assert [t["name"] for t in json.loads(only_needed[0]["completion"][0]["content"])] == ["get_weather"]
-    assert "write 1 API definition" in only_needed[0]["prompt"][0]["content"]
+    assert "write exactly 1 API definition" in only_needed[0]["prompt"][0]["content"]
     dup = dict(examples()[0], tools=[tool("get_weather", "city"), tool("get_time", "zone")] * 2)
     one_extra = build_tool_generation([dup], extra=1)  # a repeated uncalled doc counts twice
     names = [t["name"] for t in json.loads(one_extra[0]["completion"][0]["content"])]
