@@ -121,3 +121,12 @@ def test_compare_command_table_has_the_paired_rows(tmp_path):
     table = compare([tmp_path / "base", tmp_path / "new"])
     assert "Paired against base" in table and "| new | parallel | 3 | +33.3 |" in table
     assert paired_table([tmp_path / "base", tmp_path / "new"]) in table
+
+
+def test_significant_drops_need_the_whole_interval_below_zero():
+    from open_toolace.evaluate.compare import significant_drops
+
+    drop = paired_difference([1] * 50 + [0] * 50, [0] * 100)  # -50 points on 100 items
+    noise = paired_difference([1, 0] * 10, [0, 1] * 10)  # 0 on average, wide
+    dip = paired_difference([1] * 3 + [0] * 17, [1] * 2 + [0] * 18)  # -5 points, interval spans 0
+    assert significant_drops({"a": drop, "b": noise, "c": dip, "d": paired_difference([], [])}) == ["a"]

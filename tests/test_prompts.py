@@ -51,7 +51,9 @@ def test_invocation_prompt_is_compact():
 
 def test_tool_generation_and_adaption():
     g = prompts.render_tool_generation("book a flight to Rome", 4)
-    assert "exactly 4 API definition(s)" in g[0]["content"] and g[1]["content"] == "Query: book a flight to Rome"
+    assert (
+        "exactly 4 API definition(s)" in g[0]["content"] and g[1]["content"] == "Query: book a flight to Rome"
+    )
     a = prompts.render_adaption("Returns the weather for {city}.", name_hint="get_weather")
     assert a[1]["content"] == "API name: get_weather\nDocumentation: Returns the weather for {city}."
     a2 = prompts.render_adaption("Returns the weather.")

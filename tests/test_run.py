@@ -194,6 +194,12 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path):
     audit = read_json(r1 / "audit.json")
     assert audit["queries"] == 3 and audit["kept"] == 1 and audit["rejected"] == 2
     assert audit["bfcl_after"] == scores["r1"] and audit["bfcl_before"] == scores["bootstrap"]
+    paired = audit["paired_vs_previous"]
+    assert paired["all"]["n"] == 4 and paired["non_live_ast"]["n"] == 2 and "irrelevance_honest" in paired
+    assert audit["paired_vs_bootstrap"]["all"] == paired["all"], "round 1's previous stage is the bootstrap"
+    assert audit["regressed"] == bool(audit["significant_drops"])
+    shares = audit["training_samples"]["shares"]
+    assert set(shares) == {"invocation", "abstention", "tool_generation", "replay"}
     train_rows = read_jsonl(r1 / "train.jsonl")
     assert any(s["id"].startswith("replay:") for s in train_rows), "seed replay in the round's training set"
 
@@ -205,6 +211,7 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path):
         "irrelevance (n=2)",
         "Self-evolution audit",
         "vote: no_valid 1",
+        "### Paired deltas per category",
         "first 2 items",
         "## Machine",
         "| eval.bootstrap |",

@@ -4,6 +4,7 @@
     toolace eval --model M --adapter runs/r1/adapter --categories simple_python,live_simple
     toolace eval --model M --dataset my_heldout.jsonl [--answers my_answers.jsonl]
     toolace eval --model M --categories non_live --limit 50 --samples 5 --temperature 0.7   # + maj@5, pass@5
+    toolace eval --model M --adapter runs/r/adapter --categories non_live --refine 3   # + accuracy per step
     toolace eval compare runs/eval/base runs/eval/r1
 
 Flags override `--config FILE` (an EvalConfig YAML) and `--set key=value` overrides.
@@ -36,13 +37,17 @@ FLAGS = {  # flag -> (EvalConfig field, argparse kwargs)
         {"type": int, "help": "K > 1: also sample K answers per item; report greedy, maj@K and pass@K"},
     ),
     "--temperature": ("temperature", {"type": float, "help": "temperature of the K samples (0.7)"}),
+    "--refine": (
+        "refine",
+        {"type": int, "help": "N > 0: then self-refine each greedy answer, up to N steps (ToolACE-R)"},
+    ),
     "--threads": ("threads", {"help": "torch threads: auto (default), or a number"}),
 }
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from open_toolace.config import help_text
-    from open_toolace.evaluate.runner import EvalConfig
+    from open_toolace.evaluate.config import EvalConfig
 
     p = subparsers.add_parser(
         "eval",
@@ -106,6 +111,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for label, v in groups + list(h["categories"].items()):
             nums = " ".join(f"{pct(v[m]):>6}" for m in ("greedy", "maj_at_k", "pass_at_k"))
             print(f"  {label[:42]:<42} {nums}")
+    r = scores.get("refinement")
+    if r:
+        title = f"refinement: up to {r['n_steps']} steps"
+        print(f"\n{title:<44} {'greedy':>6} {'final':>6} {'w->r':>5} {'r->w':>5} {'steps':>5}")
+        groups = [(LABELS[k], v) for k, v in r["summary"].items() if k in LABELS]
+        for label, v in groups + list(r["categories"].items()):
+            acc = v["accuracy_by_step"]
+            nums = f"{pct(acc[0]):>6} {pct(acc[-1]):>6} {v['wrong_to_right']:>5} {v['right_to_wrong']:>5}"
+            print(f"  {label[:42]:<42} {nums} {v['mean_steps']:>5.2f}")
     print(f"run directory: {scores['config']['out']} (report.md, scores.json, results.jsonl, scores.png)")
     return 0
 

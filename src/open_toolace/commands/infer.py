@@ -7,6 +7,9 @@
 TOOLS: a JSON file with a list of tool definitions (or one), a JSONL file with one per line, or inline JSON;
 any shape `open_toolace.parse_tool` reads (OpenAI, BFCL, xLAM, Seal-Tools, API-Bank).
 Prints the calls as `[f(a=1)]` (`--json`: a JSON list of {"name","arguments"}; `--raw`: the model's text).
+`--refine N` (ToolACE-R): the model then re-reads its answer and answers again, until two answers in a row
+are equal (normalized calls) or N steps; the final answer is printed, and stderr says how many steps were
+taken, why it stopped, and the first answer when refinement changed it.
 Exit status: 0 calls or a deliberate no-call, 1 when the output tried to be a call and could not be parsed,
 2 for bad input.
 """
@@ -17,6 +20,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from open_toolace.generation import Sampling
 
@@ -43,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--dtype", default="auto", help="hf backend: auto (open_toolace.hardware), float32, bfloat16"
     )
     p.add_argument("--threads", default="auto", help="torch threads: auto, or a number")
+    p.add_argument(
+        "--refine", type=int, default=0, metavar="N", help="then self-refine the answer, up to N steps"
+    )
     p.add_argument("--raw", action="store_true", help="print the model's text as is")
     p.add_argument("--json", action="store_true", help="print the calls as JSON")
     p.set_defaults(func=cmd_infer)
@@ -83,6 +90,9 @@ def cmd_infer(args: argparse.Namespace) -> int:
     except ValueError as e:  # ToolFormatError is a ValueError
         print(f"error: {e}", file=sys.stderr)
         return 2
+    if args.refine < 0:
+        print(f"error: --refine must be >= 0, got {args.refine}", file=sys.stderr)
+        return 2
     kw: dict = {}
     if args.backend == "hf":
         from open_toolace.hardware import apply_threads
@@ -94,12 +104,12 @@ def cmd_infer(args: argparse.Namespace) -> int:
     model = args.model or DEFAULT_MODEL
     gen = make_generator(args.backend, model, adapter=args.adapter, **kw)
     prompt_set = resolve_prompt_set(args.prompt_set, args.adapter or args.model)
-    messages = render_invocation(tools, [{"role": "user", "content": args.query}], prompts=prompt_set)
-    text = gen.generate(
-        [messages],
-        Sampling(n=1, temperature=args.temperature, max_new_tokens=args.max_new_tokens),
-        progress=False,
-    )[0][0]
+    conversation = [{"role": "user", "content": args.query}]
+    messages = render_invocation(tools, conversation, prompts=prompt_set)
+    sampling = Sampling(n=1, temperature=args.temperature, max_new_tokens=args.max_new_tokens)
+    text = gen.generate([messages], sampling, progress=False)[0][0]
+    if args.refine:
+        text = refine_answer(gen, tools, conversation, text, args.refine, prompt_set, sampling)
     if args.raw:
         print(text)
         return 0
@@ -117,3 +127,24 @@ def cmd_infer(args: argparse.Namespace) -> int:
     if not calls and text.strip() not in ("", "[]"):
         print(f"(no call; the model said: {text.strip()[:300]})", file=sys.stderr)
     return 0
+
+
+def refine_answer(
+    gen: Any,
+    tools: list,
+    conversation: list[dict],
+    first: str,
+    n_steps: int,
+    prompts: Any,
+    sampling: Sampling,
+) -> str:
+    """Self-refine `first` (`refine.refine`, the prompt the model was trained on, the first answer's
+    sampling) and return the final answer; the steps and the stop reason go to stderr, so stdout stays the
+    answer alone, as without `--refine`."""
+    from open_toolace.refine.adaptive import refine
+
+    res = refine(gen, [(tools, conversation)], [first], n_steps=n_steps, prompts=prompts, sampling=sampling)
+    final, steps, reason = res.final[0], res.steps[0], res.stop_reason[0]
+    changed = f"; first answer: {first.strip()[:300]}" if final != first else "; answer unchanged"
+    print(f"(refine: {steps} step(s), stopped: {reason}{changed})", file=sys.stderr)
+    return final

@@ -14,16 +14,20 @@ import argparse
 import sys
 
 
-def fields_help(cls: type, prefix: str = "") -> str:
-    """One line per leaf field with its dotted name (nested sections expanded), default and help."""
+def fields_help(cls: type, prefix: str = "", instance: object = None) -> str:
+    """One line per leaf field with its dotted name (nested sections expanded), default and help. A nested
+    section shows its own defaults (e.g. `evolve.train`'s 1 epoch), not those of its class."""
     import dataclasses
 
     lines = []
     for f in dataclasses.fields(cls):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+        if instance is not None:
+            default = getattr(instance, f.name)
+        else:
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
         if dataclasses.is_dataclass(default):
             lines.append(f"{prefix}{f.name}: {f.metadata.get('help', '')}")
-            lines.append(fields_help(type(default), f"{prefix}{f.name}."))
+            lines.append(fields_help(type(default), f"{prefix}{f.name}.", default))
         else:
             lines.append(f"  {prefix}{f.name} = {default!r}: {f.metadata.get('help', '')}")
     return "\n".join(lines)

@@ -3,10 +3,15 @@
     toolace train build --config configs/train_mix.yaml --data ../shared/data/sealtools_dev.jsonl
         ../shared/data/sealtools_tools.jsonl --out runs/mix/samples.jsonl
     toolace train --config configs/train.yaml --samples runs/mix/samples.jsonl --out runs/sft [--set lora_r=8]
+    toolace train --method toolace-r --samples runs/mix/samples.jsonl --adapter runs/sft --out runs/tr
+    toolace train --method toolace-r --data ../shared/data/sealtools_dev.jsonl --out runs/tr [--set k=4]
     accelerate launch --config_file configs/accelerate/cpu_2proc.yaml -m open_toolace.cli train ...
     toolace export --merge runs/sft runs/sft-merged     # standalone HF checkpoint for vLLM
 
 `--set key=value` overrides any config field (see the field lists below); docs/training.md has the recipe.
+`--method toolace-r` (docs/refine.md) is ToolACE-R's model-aware iterative training over labeled examples:
+`--data` files, or the examples a `--samples` file was built from (its .report.json / .config.yaml); its
+`--config` / `--set` are a ToolaceRConfig (the TrainConfig of an iteration is its `train` section).
 """
 
 from __future__ import annotations
@@ -16,10 +21,13 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from open_toolace.commands.run import fields_help
     from open_toolace.config import help_text
+    from open_toolace.refine.config import ToolaceRConfig
     from open_toolace.training.config import TrainConfig
     from open_toolace.training.mixture import TaskMixConfig
 
@@ -27,14 +35,46 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="LoRA SFT on prompt-completion samples; `train build` makes the sub-task mixture",
         description=__doc__,
-        epilog="TrainConfig fields:\n" + help_text(TrainConfig),
+        epilog="TrainConfig fields:\n"
+        + help_text(TrainConfig)
+        + "\n\nToolaceRConfig fields (--method toolace-r; dotted, e.g. --set train.lora_r=8):\n"
+        + fields_help(ToolaceRConfig),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--config", help="TrainConfig YAML (configs/train.yaml)")
-    p.add_argument("--samples", help="samples JSONL from `toolace train build`")
+    p.add_argument(
+        "--method",
+        choices=["sft", "toolace-r"],
+        default="sft",
+        help="sft (default): LoRA SFT on --samples; toolace-r: model-aware iterative training (ToolACE-R)",
+    )
+    p.add_argument("--config", help="TrainConfig YAML (configs/train.yaml); toolace-r: a ToolaceRConfig YAML")
+    p.add_argument(
+        "--samples",
+        help="samples JSONL from `toolace train build`; toolace-r: its examples are the pool (and its "
+        "mixture config the invocation mix)",
+    )
+    p.add_argument(
+        "--data",
+        dest="pool_data",
+        nargs="+",
+        metavar="FILE",
+        help="toolace-r: labeled example files, the pool (any format `toolace data` reads; a file of tool "
+        "definitions is used as --tools)",
+    )
+    p.add_argument(
+        "--tools",
+        dest="pool_tools",
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="toolace-r: extra tool documents for the distractor pool",
+    )
     p.add_argument("--out", help="output dir: adapter, tokenizer, config, metrics, checkpoints")
-    p.add_argument("--model", help="base model spec (overrides the config)")
-    p.add_argument("--adapter", help="continue training this adapter (overrides the config)")
+    p.add_argument("--model", help="base model spec (overrides the config; toolace-r: train.model)")
+    p.add_argument(
+        "--adapter",
+        help="continue training this adapter (overrides the config; toolace-r: iteration 1 starts from it)",
+    )
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     p.set_defaults(func=cmd_train)
     sub = p.add_subparsers(dest="train_command", metavar="{build}")
@@ -79,28 +119,36 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.set_defaults(func=cmd_export)
 
 
-def cmd_build(args: argparse.Namespace) -> int:
-    from open_toolace.config import ConfigError, load_config, save_config
+def load_data(data: list[str], tool_files: list[str]) -> tuple[list[dict], list]:
+    """Examples and tool documents from `--data` / `--tools` files: a file of tool definitions in `--data`
+    counts as tools, so one list of paths can name both (as `toolace train build` takes them)."""
     from open_toolace.data.adapters import load_examples
     from open_toolace.data.tool_docs import is_tool_file, load_tool_docs
+
+    examples, tools = [], []
+    for path in data:
+        if is_tool_file(path):
+            tools += load_tool_docs(path)
+            print(f"{path}: tool documents ({len(tools)} so far)")
+            continue
+        got = load_examples(path)
+        print(f"{path}: {len(got)} examples")
+        examples += got
+    for path in tool_files:
+        tools += load_tool_docs(path)
+        print(f"{path}: tool documents ({len(tools)} so far)")
+    return examples, tools
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    from open_toolace.config import ConfigError, load_config, save_config
     from open_toolace.io import DataFileError, write_jsonl
     from open_toolace.models import DEFAULT_MODEL
     from open_toolace.training.mixture import TaskMixConfig, build_mixture, token_counter
 
     try:
         cfg = load_config(TaskMixConfig, args.mix_config, args.mix_overrides)
-        examples, tools = [], []
-        for path in args.data:
-            if is_tool_file(path):
-                tools += load_tool_docs(path)
-                print(f"{path}: tool documents ({len(tools)} so far)")
-                continue
-            got = load_examples(path)
-            print(f"{path}: {len(got)} examples")
-            examples += got
-        for path in args.tools:
-            tools += load_tool_docs(path)
-            print(f"{path}: tool documents ({len(tools)} so far)")
+        examples, tools = load_data(args.data, args.tools)
     except (ConfigError, DataFileError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -128,6 +176,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     from open_toolace.io import DataFileError
     from open_toolace.training import TrainConfig, train
 
+    if args.method == "toolace-r":
+        return cmd_toolace_r(args)
+    if args.pool_data or args.pool_tools:
+        print(
+            "error: --data/--tools are for --method toolace-r; SFT trains on --samples (build them with "
+            "`toolace train build --data ...`)",
+            file=sys.stderr,
+        )
+        return 2
     if not args.samples or not args.out:
         print(
             "error: `toolace train` needs --samples FILE and --out DIR (or use `toolace train build`)",
@@ -157,6 +214,80 @@ def cmd_train(args: argparse.Namespace) -> int:
             f"{m['tokens_per_s']} tokens/s; samples {d['samples']} (dropped, completion truncated: "
             f"{d['dropped_truncated']})"
         )
+    return 0
+
+
+def samples_sources(samples: str | Path) -> tuple[list[str], list[str], Any]:
+    """The example and tool files a `toolace train build` samples file was built from (its .report.json)
+    and its mixture config (.config.yaml, None if absent): ToolACE-R samples and trains on the same data."""
+    from open_toolace.config import load_config
+    from open_toolace.training.mixture import TaskMixConfig
+
+    path = Path(samples)
+    report = path.with_suffix(".report.json")
+    if not report.exists():
+        raise FileNotFoundError(
+            f"{report} not found: --method toolace-r reads the examples a samples file was built from "
+            "(`toolace train build` writes it); pass the example files with --data instead"
+        )
+    inputs = json.loads(report.read_text()).get("inputs") or {}
+    if not inputs.get("data"):
+        raise ValueError(f"{report} names no input files; pass the example files with --data")
+    cfg_path = path.with_suffix(".config.yaml")
+    mix = load_config(TaskMixConfig, cfg_path) if cfg_path.exists() else None
+    return list(inputs["data"]), list(inputs.get("tools") or []), mix
+
+
+def cmd_toolace_r(args: argparse.Namespace) -> int:
+    """`toolace train --method toolace-r`: the model-aware iterative loop (refine.iterate) over a pool."""
+    from open_toolace.config import ConfigError, load_config
+    from open_toolace.hardware import apply_threads
+    from open_toolace.io import DataFileError
+    from open_toolace.refine.config import ToolaceRConfig
+
+    if not args.out or bool(args.samples) == bool(args.pool_data):
+        print(
+            "error: `toolace train --method toolace-r` needs --out DIR and either --data FILE... (labeled "
+            "examples) or --samples FILE (the examples it was built from)",
+            file=sys.stderr,
+        )
+        return 2
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1:
+        print(
+            "error: --method toolace-r samples and trains in one process (no accelerate launch)",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        cfg = load_config(ToolaceRConfig, args.config, args.overrides)
+        if args.model:
+            cfg.train.model = args.model
+        if args.adapter:
+            cfg.train.adapter = args.adapter
+        if cfg.train.torch_threads is None:
+            cfg.train.torch_threads = "auto"
+        data, tool_files = list(args.pool_data or []), list(args.pool_tools)
+        if args.samples:
+            data, built_tools, mix = samples_sources(args.samples)
+            tool_files += built_tools
+            cfg.mix = cfg.mix if cfg.mix is not None else mix
+        examples, tools = load_data(data, tool_files)
+        apply_threads(cfg.train.torch_threads)  # sampling runs before the first training applies it
+        from open_toolace.refine.iterate import run_toolace_r
+
+        summary = run_toolace_r(cfg, examples, args.out, tools=tools)
+    except (ConfigError, DataFileError, ValueError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    for a in summary["iterations"]:
+        t = a["train"]
+        trained = f"loss {t['first_loss']} -> {t['last_loss']}" if t else f"stopped: {a['stopped']}"
+        print(
+            f"iter{a['iteration']}: pool {a['pool']}, passes 0..k {a['histogram']}, selected "
+            f"{a['selection']['selected']}, samples {a['samples']['tasks']}, keep share "
+            f"{a['refinement']['achieved_keep_share']}; {trained}"
+        )
+    print(f"done: {args.out} ({summary['stop_reason']}); final adapter: {summary['adapter']}")
     return 0
 
 

@@ -23,6 +23,7 @@ from open_toolace.evaluate.runner import RESULTS, evaluate_items, load_results
 from open_toolace.io import atomic_write_json, read_json
 
 Z95 = 1.959964
+NON_LIVE_AST = frozenset(resolve_categories("non_live_ast"))
 
 
 def paired_difference(a: Sequence[bool | int], b: Sequence[bool | int]) -> dict[str, Any]:
@@ -63,9 +64,19 @@ def compare_rows(rows_a: Mapping[str, dict], rows_b: Mapping[str, dict]) -> dict
                 [rows_a[i].get("honest_valid", False) for i in ids],
                 [rows_b[i].get("honest_valid", False) for i in ids],
             )
+    ast = [i for i in common if rows_a[i]["category"] in NON_LIVE_AST]
+    if ast:  # BFCL's non-live AST group, as a paired difference over its pooled items
+        out["non_live_ast"] = paired_difference(
+            [rows_a[i]["valid"] for i in ast], [rows_b[i]["valid"] for i in ast]
+        )
     out["all"] = paired_difference([rows_a[i]["valid"] for i in common], [rows_b[i]["valid"] for i in common])
     out["all"]["missing"] = len(set(rows_a) ^ set(rows_b))
     return out
+
+
+def significant_drops(paired: Mapping[str, dict[str, Any]]) -> list[str]:
+    """The groups of a `compare_rows` result whose whole 95% interval lies below 0: a drop, not noise."""
+    return [k for k, p in paired.items() if p.get("n") and p["ci95"][1] < 0]
 
 
 def compare_dirs(dir_a: str | Path, dir_b: str | Path) -> dict[str, dict[str, Any]]:

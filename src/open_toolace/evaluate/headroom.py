@@ -27,7 +27,8 @@ from typing import Any
 
 from open_toolace.evaluate.aggregate import compute_scores
 from open_toolace.evaluate.bfcl import is_irrelevance
-from open_toolace.evaluate.runner import GENERATION_KEYS, _requests, load_results, longest_first
+from open_toolace.evaluate.config import GENERATION_KEYS
+from open_toolace.evaluate.runner import _requests, load_results, longest_first
 from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.generation import Sampling
 from open_toolace.io import atomic_write_json, write_jsonl

@@ -85,6 +85,49 @@ def headroom_table(h: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def refinement_table(r: dict[str, Any]) -> list[str]:
+    """Markdown lines for scores.json's `refinement` section: accuracy after each self-refinement step per
+    summary group and category, with what refinement fixed and broke and what it cost, so a run report
+    shows whether re-reading its own answers helps this model (step N − step 0) and at what price."""
+    n = r["n_steps"]
+    tok_key = r.get("token_field", "tokens_per_item")
+    tok_label = "tokens/item" if tok_key == "tokens_per_item" else "≈tokens/item (chars/4)"
+    steps = " | ".join(f"step {s}" for s in range(n + 1))
+    lines = [
+        f"## Adaptive self-refinement: up to {n} steps (accuracy %)",
+        "",
+        "Step 0 is the greedy answer; each step shows the model its previous answer and asks again, until two "
+        "answers in a row are equal (normalized calls) or the step limit. Stopped items keep their answer. "
+        "w→r / r→w: items refinement fixed / broke (first vs final answer).",
+        "",
+    ]
+    t = r.get("timing") or {}
+    if t.get("refined_items"):
+        lines += [f"Refined {t['refined_items']} items in {t['refine_seconds']:.0f} s this run.", ""]
+    lines += [
+        f"| metric | items | {steps} | final − greedy | w→r | r→w | mean steps | malformed | {tok_label} |",
+        "|---|---:|" + "---:|" * (n + 1) + "---:|---:|---:|---:|---:|---:|",
+    ]
+
+    def line(label: str, m: dict[str, Any], acc: list[float], w2r: int, r2w: int) -> str:
+        cells = " | ".join(pct(a) for a in acc)
+        delta = f"{100 * (acc[-1] - acc[0]):+.1f}"
+        tail = f"{m['mean_steps']:.2f} | {m['malformed']} | {m[tok_key]:.0f}"
+        return f"| {label} | {m['items']} | {cells} | {delta} | {w2r} | {r2w} | {tail} |"
+
+    summary = r.get("summary", {})
+    for key, label in LABELS.items():
+        if key in summary:
+            m = summary[key]
+            lines.append(line(label, m, m["accuracy_by_step"], m["wrong_to_right"], m["right_to_wrong"]))
+    for cat, c in r.get("categories", {}).items():
+        lines.append(line(cat, c, c["accuracy_by_step"], c["wrong_to_right"], c["right_to_wrong"]))
+        if "honest_accuracy_by_step" in c:
+            h = (c["honest_accuracy_by_step"], c["honest_wrong_to_right"], c["honest_right_to_wrong"])
+            lines.append(line(f"{cat} (honest)", c, *h))
+    return lines + [""]
+
+
 def render_report(scores: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     lines = _header(scores)
     summary = scores.get("summary", {})
@@ -96,6 +139,8 @@ def render_report(scores: dict[str, Any], rows: list[dict[str, Any]]) -> str:
     lines += ["", "Formulas: docs/evaluation.md. Aggregates use only the categories run.", ""]
     if scores.get("headroom"):
         lines += headroom_table(scores["headroom"])
+    if scores.get("refinement"):
+        lines += refinement_table(scores["refinement"])
 
     cats = scores.get("categories", {})
     no_call: dict[str, int] = defaultdict(int)

@@ -10,6 +10,8 @@ Run directory: `results.jsonl` (one scored row per item: id, category, output, d
 
 With `samples=K > 1` a sampled pass (K texts per item at `temperature`) follows the greedy one and
 scores.json gains a `headroom` section (greedy / maj@K / pass@K; `evaluate.headroom`, samples_<category>.jsonl).
+With `refine=N > 0` the greedy answers are then self-refined up to N steps (`evaluate.refinement`: scores.json
+`refinement`, refine_<category>.jsonl).
 
 Resumable: rows already in results.jsonl keep their generated output (only missing items are generated);
 rows are appended and fsync'ed after every `save_every` items. Every row is re-scored from its stored raw
@@ -21,16 +23,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from open_toolace.evaluate.aggregate import compute_scores
 from open_toolace.evaluate.bfcl import invocation_request, load_bfcl, resolve_categories
+from open_toolace.evaluate.config import GENERATION_KEYS, HF_EVAL_BATCH, EvalConfig, default_out_dir
 from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.generation import Sampling
 from open_toolace.hardware import apply_threads, machine_info
@@ -41,74 +43,6 @@ if TYPE_CHECKING:
     from open_toolace.evaluate.headroom import VoteFn
 
 RESULTS = "results.jsonl"
-# hf backend: batches of 128 prompts (bigger matmuls per decode step; `bench/eval.py --batch-sizes`)
-HF_EVAL_BATCH = 128
-# settings that change what the model generates: a run dir's outputs are reused only if these agree
-GENERATION_KEYS = ("model", "adapter", "backend", "dtype", "max_new_tokens", "prompt_set")
-
-
-@dataclass
-class EvalConfig:
-    model: str = field(
-        default="embedded:smollm2-135m", metadata={"help": "model spec (models.load_model) or served name"}
-    )
-    adapter: str | None = field(default=None, metadata={"help": "LoRA adapter directory on top of the model"})
-    backend: str = field(default="hf", metadata={"help": "generation backend: hf, vllm or openai"})
-    benchmark: str = field(default="bfcl", metadata={"help": "benchmark to run (bfcl); ignored with dataset"})
-    categories: str = field(
-        default="all", metadata={"help": "comma list of BFCL categories / groups (all, non_live, live, ...)"}
-    )
-    limit: int | None = field(default=None, metadata={"help": "first N items per category (None: all)"})
-    dataset: str | None = field(
-        default=None, metadata={"help": "a BFCL-format question file instead of the benchmark"}
-    )
-    answers: str | None = field(
-        default=None, metadata={"help": "possible-answer file for dataset (else its ground_truth field)"}
-    )
-    out: str | None = field(
-        default=None, metadata={"help": "run directory (default runs/eval/<model>[-<adapter>])"}
-    )
-    batch_size: int | None = field(
-        default=None,
-        metadata={
-            "help": f"hf: prompts per batch (None: {HF_EVAL_BATCH}); openai: concurrent requests "
-            "(None: the backend's default)"
-        },
-    )
-    save_every: int = field(
-        default=HF_EVAL_BATCH,
-        metadata={"help": "items per generate call (a multiple of batch_size); results are saved after each"},
-    )
-    max_new_tokens: int = field(default=256, metadata={"help": "generation budget per answer (greedy)"})
-    seed: int = field(default=0, metadata={"help": "generation seed"})
-    backend_args: dict = field(
-        default_factory=dict, metadata={"help": "extra make_generator kwargs (base_url, dtype, ...)"}
-    )
-    fresh: bool = field(default=False, metadata={"help": "discard results already in the run directory"})
-    threads: int | str | None = field(
-        default="auto", metadata={"help": "torch threads: auto (hardware.resolve_threads), a number, or null"}
-    )
-    prompt_set: str | None = field(
-        default=None,
-        metadata={
-            "help": "bfcl | lean; null: the set saved with the adapter (prompt_format.json), else bfcl"
-        },
-    )
-    progress: bool = field(default=True, metadata={"help": "show a progress bar"})
-    samples: int = field(
-        default=1, metadata={"help": "K > 1: also K samples per item -> greedy, maj@K, pass@K (headroom)"}
-    )
-    temperature: float = field(default=0.7, metadata={"help": "temperature of the K samples (samples > 1)"})
-
-
-def default_out_dir(cfg: EvalConfig) -> Path:
-    def slug(s: str) -> str:
-        return re.sub(r"[^A-Za-z0-9._-]+", "_", s.rstrip("/")).strip("_")[-60:]
-
-    name = slug(cfg.model) + (f"-{slug(Path(cfg.adapter).name)}" if cfg.adapter else "")
-    if cfg.dataset:
-        name += f"-{slug(Path(cfg.dataset).stem)}"
-    return Path("runs") / "eval" / name
 
 
 def load_results(path: str | Path, usable: Callable[[dict], bool] | None = None) -> dict[str, dict[str, Any]]:
@@ -214,13 +148,17 @@ def evaluate_items(
     samples: int = 1,
     temperature: float = 0.7,
     vote: VoteFn | None = None,
+    refine: int = 0,
 ) -> dict[str, Any]:
     """Generate what is missing, score everything, write the run directory; returns the scores dict.
-    `samples > 1` adds the headroom pass (`evaluate.headroom.evaluate_headroom`, with `vote`)."""
+    `samples > 1` adds the headroom pass (`evaluate.headroom`, with `vote`); `refine > 0` self-refinement
+    of the greedy answers (`evaluate.refinement`)."""
     from open_toolace.evaluate.headroom import check_sampling, evaluate_headroom
+    from open_toolace.evaluate.refinement import check_refine, evaluate_refinement
     from open_toolace.evaluate.report import write_chart, write_report
 
     check_sampling(samples, temperature)
+    check_refine(refine)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     meta = dict(meta or {})
@@ -288,6 +226,11 @@ def evaluate_items(
             max_new_tokens=max_new_tokens, save_every=save_every, progress=progress, prompts=prompts,
             meta=meta, fresh=fresh, bfcl_groups=bfcl_groups, vote=vote,
         )  # fmt: skip
+    if refine:
+        scores["refinement"] = evaluate_refinement(
+            generator, items, rows, out, n_steps=refine, seed=seed, max_new_tokens=max_new_tokens, meta=meta,
+            save_every=save_every, progress=progress, prompts=prompts, fresh=fresh, bfcl_groups=bfcl_groups,
+        )  # fmt: skip
     atomic_write_json(out / "scores.json", scores)
     write_report(out, scores, rows)
     write_chart(out / "scores.png", scores)
@@ -349,6 +292,7 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
     """The `toolace eval` job: build the generator (unless given), run, save the resolved config."""
     from open_toolace.config import save_config
     from open_toolace.evaluate.headroom import check_sampling
+    from open_toolace.evaluate.refinement import check_refine
 
     out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
     cfg = replace(cfg, out=str(out))
@@ -363,6 +307,7 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
     else:
         resolve_categories(cfg.categories)
     check_sampling(cfg.samples, cfg.temperature)
+    check_refine(cfg.refine)
     apply_threads(cfg.threads)
     if generator is None:
         from open_toolace.generation import make_generator
@@ -383,6 +328,7 @@ def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
         "fresh": cfg.fresh,
         "samples": cfg.samples,
         "temperature": cfg.temperature,
+        "refine": cfg.refine,
         "prompts": resolve_prompt_set(cfg.prompt_set, cfg.adapter),
         "meta": {
             "model": cfg.model,

@@ -1,7 +1,8 @@
 """`RunConfig`: every setting of an end-to-end run (`toolace run CONFIG [key=value ...]`), in sections.
 
     seed_data   where the labeled seed examples and the unlabeled round queries come from
-    bootstrap   stage 1+2: the sub-task mixture and the LoRA training on it
+    bootstrap   stage 1+2: the sub-task mixture and the LoRA training on it (method sft), then optionally
+                ToolACE-R's model-aware iterative training on the seed examples (method toolace-r)
     eval        BFCL categories and the fixed subset (first `limit` items per category)
     evolve      stage 3: rounds, queries per round, m, k, temperatures, vote threshold, replay, init
     model/seed  the base model spec and the seed every random choice derives from
@@ -16,6 +17,7 @@ from typing import Any
 
 from open_toolace.generation import Sampling
 from open_toolace.models import DEFAULT_MODEL
+from open_toolace.refine.config import ToolaceRConfig
 from open_toolace.training.config import TrainConfig
 from open_toolace.training.mixture import TaskMixConfig
 
@@ -65,6 +67,9 @@ class SeedDataConfig:
     )
 
 
+BOOTSTRAP_METHODS = ("sft", "toolace-r")
+
+
 @dataclass
 class BootstrapConfig:
     mix: TaskMixConfig = field(
@@ -75,6 +80,34 @@ class BootstrapConfig:
         default_factory=TrainConfig,
         metadata={"help": "LoRA training of stage 1+2 (train.TrainConfig; model/seed come from the run)"},
     )
+    method: str = field(
+        default="sft",
+        metadata={
+            "help": "sft: the bootstrap adapter is the LoRA trained on the mixture (bootstrap.train); "
+            "toolace-r: then ToolACE-R's model-aware iterative training on the seed examples "
+            "(bootstrap.toolace_r, refine.iterate), whose final adapter is the one eval and rounds use"
+        },
+    )
+    sft_first: bool = field(
+        default=True,
+        metadata={
+            "help": "method toolace-r: start ToolACE-R from the SFT adapter (true) or, skipping "
+            "bootstrap.train, from a new LoRA on the base model (false)"
+        },
+    )
+    toolace_r: ToolaceRConfig = field(
+        default_factory=ToolaceRConfig,
+        metadata={
+            "help": "method toolace-r: the loop's settings (refine.config.ToolaceRConfig; model, seed, "
+            "backend and the starting adapter come from the run, mix null = bootstrap.mix)"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.method not in BOOTSTRAP_METHODS:
+            raise ValueError(
+                f"bootstrap.method must be one of {', '.join(BOOTSTRAP_METHODS)}, got {self.method!r}"
+            )
 
 
 @dataclass
@@ -213,4 +246,6 @@ RESUME_FREE = (
     "name", "out_root", "progress", "backend_args", "evolve.rounds", "threads",
     "bootstrap.train.torch_threads", "evolve.train.torch_threads",
     "bootstrap.train.dataloader_num_workers", "evolve.train.dataloader_num_workers",
+    "bootstrap.toolace_r.train.torch_threads", "bootstrap.toolace_r.train.dataloader_num_workers",
+    "bootstrap.toolace_r.backend_args",
 )  # fmt: skip

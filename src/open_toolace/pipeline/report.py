@@ -91,7 +91,14 @@ def audit_table(audits: list[dict[str, Any]]) -> list[str]:
         ("training samples (by task)", lambda a: _hist((a.get("training_samples") or {}).get("tasks", {}))),
         ("train loss (last)", lambda a: _loss(a.get("train", {}))),
         ("BFCL overall before → after", lambda a: f"{pct(a['bfcl_before'])} → {pct(a['bfcl_after'])}"),
-        ("BFCL delta (points)", lambda a: _delta(a.get("bfcl_delta"))),
+        ("BFCL overall delta (points)", lambda a: _delta(a.get("bfcl_delta"))),
+        ("Δ non-live AST vs previous [95%]", lambda a: _paired(a.get("paired_vs_previous"), "non_live_ast")),
+        (
+            "Δ non-live AST vs bootstrap [95%]",
+            lambda a: _paired(a.get("paired_vs_bootstrap"), "non_live_ast"),
+        ),
+        ("Δ all items vs bootstrap [95%]", lambda a: _paired(a.get("paired_vs_bootstrap"), "all")),
+        ("significant drops vs previous", lambda a: ", ".join(a.get("significant_drops") or []) or "none"),
     ]
     lines = [
         "| | " + " | ".join(f"round {a['round']}" for a in audits) + " |",
@@ -100,6 +107,37 @@ def audit_table(audits: list[dict[str, Any]]) -> list[str]:
     for label, fn in rows:
         lines.append(f"| {label} | " + " | ".join(str(fn(a)).replace("|", "/") for a in audits) + " |")
     return lines
+
+
+def paired_rounds_table(audits: list[dict[str, Any]]) -> list[str]:
+    """Per category: each round's paired difference against the previous stage and the bootstrap."""
+    groups = sorted({g for a in audits for g in (a.get("paired_vs_previous") or {})})
+    if not groups:
+        return []
+    head = " | ".join(f"r{a['round']} vs previous | r{a['round']} vs bootstrap" for a in audits)
+    lines = [
+        "Points, paired on the same items, with the 95% interval (`*`: the interval lies below 0):",
+        "",
+        f"| category | {head} |",
+        "|---|" + "---|---|" * len(audits),
+    ]
+    for g in groups:
+        cells = []
+        for a in audits:
+            for key in ("paired_vs_previous", "paired_vs_bootstrap"):
+                p = (a.get(key) or {}).get(g)
+                star = "*" if p and p.get("n") and p["ci95"][1] < 0 else ""
+                cells.append(_paired(a.get(key), g) + star)
+        lines.append(f"| {g} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _paired(paired: dict[str, Any] | None, group: str) -> str:
+    p = (paired or {}).get(group)
+    if not p or not p.get("n"):
+        return "—"
+    lo, hi = p["ci95"]
+    return f"{100 * p['diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] (n={p['n']})"
 
 
 def _loss(t: dict[str, Any]) -> str:
@@ -111,7 +149,7 @@ def _loss(t: dict[str, Any]) -> str:
 def _delta(d: float | None) -> str:
     if d is None:
         return "—"
-    return f"{100 * d:+.1f}" + (" ⚠ lower" if d < 0 else "")
+    return f"{100 * d:+.1f}"
 
 
 def write_plot(path: Path, stages: list[tuple[str, dict[str, Any]]]) -> Path | None:
@@ -198,14 +236,16 @@ def render(run_dir: Path) -> str:
     regressions = [a for a in audits if a.get("regressed")]
     for a in regressions:
         lines.append(
-            f"> ⚠ **round {a['round']} lowered BFCL overall** from {pct(a['bfcl_before'])} to "
-            f"{pct(a['bfcl_after'])}."
+            f"> ⚠ **round {a['round']} significantly lowered** {', '.join(a.get('significant_drops') or [])} "
+            "against the previous stage (paired on the same items, 95% interval below 0)."
         )
     if regressions:
         lines.append("")
     if write_plot(run_dir / "accuracy.png", stages):
         lines += ["![BFCL accuracy against stage](accuracy.png)", ""]
     lines += ["## Self-evolution audit", "", *audit_table(audits), ""]
+    if table := paired_rounds_table(audits):
+        lines += ["### Paired deltas per category", "", *table, ""]
     for a in audits:
         if not a.get("kept"):
             lines.append(

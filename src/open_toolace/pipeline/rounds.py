@@ -22,6 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 from open_toolace import evolve
+from open_toolace.evaluate.compare import compare_dirs, significant_drops
 from open_toolace.evolve import budget
 from open_toolace.io import atomic_write_json, read_json, read_jsonl, write_jsonl
 from open_toolace.pipeline.bootstrap import train_adapter
@@ -171,23 +172,34 @@ def round_audit(ctx: Ctx, r: int, prev_eval: str) -> dict[str, Any]:
     before = headline(read_json(ctx.path("eval", prev_eval, "scores.json")))
     after = headline(read_json(ctx.path("eval", f"r{r}", "scores.json")))
     delta = None if before is None or after is None else after - before
+    # Same items every stage: paired differences per category (+ non-live AST, honest irrelevance), so a
+    # drop is flagged when its 95% interval lies below 0, not whenever the point estimate dips.
+    cur = ctx.path("eval", f"r{r}")
+    vs_prev = compare_dirs(ctx.path("eval", prev_eval), cur)
+    boot = ctx.path("eval", "bootstrap")
+    vs_boot = compare_dirs(boot, cur) if (boot / "results.jsonl").exists() else {}
+    drops = significant_drops(vs_prev)
     report.update(
         round=r,
         train={k: train.get(k) for k in ("global_step", "train_loss", "last_loss", "skipped", "seconds")},
         bfcl_before=before,
         bfcl_after=after,
         bfcl_delta=delta,
-        regressed=bool(delta is not None and delta < 0),
+        paired_vs_previous=vs_prev,
+        paired_vs_bootstrap=vs_boot,
+        significant_drops=drops,
+        regressed=bool(drops),
     )
     atomic_write_json(d / "audit.json", report)
-    if report["regressed"]:
-        warn_regression(r, before, after)
+    if drops:
+        warn_regression(r, drops, vs_prev)
     return {"kept": report["kept"], "bfcl_delta": delta, "regressed": report["regressed"]}
 
 
-def warn_regression(r: int, before: float, after: float) -> None:
+def warn_regression(r: int, drops: list[str], paired: dict[str, dict[str, Any]]) -> None:
+    worst = ", ".join(f"{c} {100 * paired[c]['diff']:+.1f}" for c in drops)
     console.print(
-        f"[bold red]⚠ round {r} lowered BFCL overall: {100 * before:.1f} → {100 * after:.1f} "
-        f"({100 * (after - before):+.1f} points). See its audit; consider a lower sampling temperature, a "
-        "higher vote threshold, more replay, or evolve.init=restart.[/bold red]"
+        f"[bold red]⚠ round {r} significantly lowered {worst} points (95% interval below 0, paired on the "
+        "same items). See its audit; consider a lower sampling temperature, a higher vote threshold, more "
+        "replay, or evolve.init=restart.[/bold red]"
     )

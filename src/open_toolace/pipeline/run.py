@@ -30,6 +30,7 @@ from open_toolace.pipeline.manifest import Ctx, Generators, MakeGenerator, NoHoo
 from open_toolace.pipeline.report import write_run_report
 from open_toolace.pipeline.rounds import run_round
 from open_toolace.pipeline.seed import query_pool, seed_examples
+from open_toolace.pipeline.toolace_r import SFT_ADAPTER, STAGE, toolace_r_stage
 
 __all__ = ["RunConfig", "check_resume", "run", "run_dir_of"]
 
@@ -71,15 +72,20 @@ def run(
     elif want:
         ctx.stage("queries", lambda: query_pool(cfg, ctx, want))
 
-    # Stages 1+2: the untrained model's score, the sub-task mixture, the bootstrap adapter and its score.
+    # Stages 1+2: the untrained model's score, the sub-task mixture, the bootstrap adapter and its score
+    # (method toolace-r: then, or instead of SFT, ToolACE-R's iterative training; its adapter is the bootstrap's).
     if cfg.eval.base:
         ctx.stage("eval.base", lambda: eval_stage(cfg, ctx, "base", None))
     ctx.stage("bootstrap.samples", lambda: bootstrap_samples(cfg, ctx))
-    ctx.stage("bootstrap.train", lambda: {**_train_bootstrap(cfg, ctx), "adapter": "bootstrap/adapter"})
-    ctx.stage("eval.bootstrap", lambda: eval_stage(cfg, ctx, "bootstrap", "bootstrap/adapter"))
+    boot, toolace_r = SFT_ADAPTER, cfg.bootstrap.method == "toolace-r"
+    if not toolace_r or cfg.bootstrap.sft_first:
+        ctx.stage("bootstrap.train", lambda: {**_train_bootstrap(cfg, ctx), "adapter": SFT_ADAPTER})
+    if toolace_r:
+        boot = ctx.stage(STAGE, lambda: toolace_r_stage(cfg, ctx))["adapter"]
+    ctx.stage("eval.bootstrap", lambda: eval_stage(cfg, ctx, "bootstrap", boot))
 
     # Stage 3: self-evolution, each round from the previous round's adapter.
-    adapter, prev_eval = "bootstrap/adapter", "bootstrap"
+    adapter, prev_eval = boot, "bootstrap"
     for r in range(1, ev.rounds + 1):
         console.rule(f"round {r}/{ev.rounds}")
         adapter = run_round(cfg, ctx, r, adapter, prev_eval)
@@ -118,15 +124,19 @@ def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
 
 def check_resume(cfg: RunConfig, run_dir: Path) -> None:
     """A run dir holding another config is refused (its finished stages would not match), except for the
-    settings in RESUME_FREE (e.g. `evolve.rounds`, to extend a run)."""
+    settings in RESUME_FREE (e.g. `evolve.rounds`, to extend a run) and for a setting added to RunConfig
+    after the run started that is left at its default (the run did what that default does)."""
     saved = run_dir / "config.yaml"
     if not saved.exists():
         return
     old, new = _flat(yaml.safe_load(saved.read_text()) or {}), _flat(to_dict(cfg))
+    defaults = _flat(to_dict(type(cfg)()))
     diff = {
         k: (old.get(k), new.get(k))
         for k in sorted(set(old) | set(new))
-        if old.get(k) != new.get(k) and not any(k == f or k.startswith(f + ".") for f in RESUME_FREE)
+        if old.get(k) != new.get(k)
+        and not any(k == f or k.startswith(f + ".") for f in RESUME_FREE)
+        and not (k not in old and k in defaults and new.get(k) == defaults[k])
     }
     if diff:
         lines = "\n".join(f"  {k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())

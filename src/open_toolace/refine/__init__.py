@@ -8,10 +8,13 @@ self-refinement at inference. Docs: docs/refine.md.
     result = refine(generator, contexts, first_answers, n_steps=3, prompts="lean")
 
 Modules: `selection` (pass rates, selection, stop rule), `corpus` (refinement training samples and how a
-previous answer is shown), `adaptive` (inference-time refinement, transitions).
+previous answer is shown), `adaptive` (inference-time refinement, transitions), `config` (`ToolaceRConfig`)
+and `iterate` (the model-aware iterative training loop, `run_toolace_r`; import it from
+`open_toolace.refine.iterate`: it runs on the pipeline's stages, which this package must not import).
 """
 
 from open_toolace.refine.adaptive import RefineResult, canonical_form, refine, transitions
+from open_toolace.refine.config import ToolaceRConfig
 from open_toolace.refine.corpus import (
     MAX_PREVIOUS_CHARS,
     build_refinement,
@@ -33,6 +36,7 @@ __all__ = [
     "MAX_PREVIOUS_CHARS",
     "RefineResult",
     "Scored",
+    "ToolaceRConfig",
     "build_refinement",
     "canonical_form",
     "corpus_counts",

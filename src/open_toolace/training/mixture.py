@@ -3,6 +3,8 @@
 `TaskMixConfig` holds every knob (`toolace train build --config ...`); `build_mixture` builds the three tasks
 from internal examples and mixes them by per-task ratios and caps, then, with `token_shares`, by the tokens
 the model is supervised on: a 300-token tool stub and a 25-token call list are not worth one "example" each.
+ToolACE-R's `refinement` samples (`refine.corpus.build_refinement`) are not built here but may be mixed in
+(`build_mixture(..., refinement=samples)`); `token_report` counts the supervised tokens of any sample file.
 
     samples, report = build_mixture(examples, TaskMixConfig(token_shares={"invocation": 0.6, ...}),
                                     count_tokens=lambda s: len(tok(s).input_ids))
@@ -20,6 +22,8 @@ from open_toolace.formats.tools import tool_record
 from open_toolace.prompts import PROMPT_SETS
 from open_toolace.training.tasks import (
     NO_CALL,
+    REFINEMENT,
+    SAMPLE_TASKS,
     TASKS,
     build_adaption,
     build_invocation,
@@ -53,6 +57,11 @@ class TaskMixConfig:
     tool_generation_cap: int | None = _opt(None, "at most this many tool-generation samples")
     invocation_ratio: float = _opt(1.0, "as adaption_ratio, for invocation")
     invocation_cap: int | None = _opt(None, "at most this many invocation samples")
+    refinement_ratio: float = _opt(
+        1.0,
+        "as adaption_ratio, for refinement samples passed to build_mixture (refine.corpus; none are built)",
+    )
+    refinement_cap: int | None = _opt(None, "at most this many refinement samples")
     distractors_min: int = _opt(0, "fewest distractor tools added to an invocation prompt")
     distractors_max: int = _opt(3, "most distractor tools added (uniform in [min, max])")
     abstention_share: float = _opt(
@@ -115,7 +124,7 @@ class TaskMixConfig:
             )
         if not 0.0 <= self.abstention_share <= 1.0:
             raise ValueError(f"abstention_share must be in [0, 1], got {self.abstention_share}")
-        for task in TASKS:
+        for task in SAMPLE_TASKS:
             if getattr(self, f"{task}_ratio") < 0:
                 raise ValueError(f"{task}_ratio must be >= 0")
         if self.max_tools < 1:
@@ -123,10 +132,10 @@ class TaskMixConfig:
         if self.tool_generation_extra is not None and self.tool_generation_extra < 0:
             raise ValueError("tool_generation_extra must be >= 0 or null")
         if self.token_shares is not None:
-            bad = set(self.token_shares) - set(TASKS)
+            bad = set(self.token_shares) - set(SAMPLE_TASKS)
             if bad or any(v < 0 for v in self.token_shares.values()) or not sum(self.token_shares.values()):
                 raise ValueError(
-                    f"token_shares: tasks among {', '.join(TASKS)}, shares >= 0 with a positive sum; "
+                    f"token_shares: tasks among {', '.join(SAMPLE_TASKS)}, shares >= 0 with a positive sum; "
                     f"got {self.token_shares}"
                 )
 
@@ -178,6 +187,23 @@ def supervised_tokens(sample: dict, count_tokens: Callable[[str], int]) -> int:
     return sum(count_tokens(m["content"]) for m in sample["completion"]) + 1
 
 
+def token_report(
+    samples: Iterable[dict], count_tokens: Callable[[str], int], tasks: Iterable[str] = SAMPLE_TASKS
+) -> dict[str, dict[str, Any]]:
+    """Supervised tokens per task and their shares, over `tasks` (each listed, 0 when absent) and any other
+    task the samples hold: the same numbers `build_mixture` reports, for a sample file of any origin."""
+    samples = list(samples)
+    order = list(dict.fromkeys([*tasks, *(s["task"] for s in samples)]))
+    sup = dict.fromkeys(order, 0)
+    for s in samples:
+        sup[s["task"]] += supervised_tokens(s, count_tokens)
+    total = sum(sup.values())
+    return {
+        "supervised_tokens": {**sup, "total": total},
+        "supervised_token_shares": {t: round(n / max(1, total), 4) for t, n in sup.items()},
+    }
+
+
 def by_token_shares(
     kept: dict[str, list[dict]],
     shares: dict[str, float],
@@ -210,16 +236,29 @@ def build_mixture(
     *,
     tools: Iterable[Any] = (),
     count_tokens: Callable[[str], int] | None = None,
+    refinement: Iterable[dict] = (),
 ) -> tuple[list[dict], dict[str, Any]]:
     """All three tasks from `examples` (+ extra tool docs for adaption and the distractor pool), mixed by cfg.
 
     `count_tokens(text)`: the model's tokenizer for the supervised-token counts (default: `estimate_tokens`).
+    `refinement`: ready ToolACE-R refinement samples (`refine.corpus.build_refinement`, rendered in the same
+    prompt set) mixed in as a fourth task (dedupe, `refinement_ratio` / `_cap`, its token share); with
+    `token_shares` they need a `refinement` share, else they would all be dropped (a ValueError says so).
     Returns `(samples, report)`; the report holds per-task counts (built, after dedupe, kept), supervised
     tokens and their shares per task, and skip reasons.
     """
     count = count_tokens or estimate_tokens
     cfg = cfg or TaskMixConfig()
     examples = list(examples)
+    refinement = list(refinement)
+    if any(s.get("task") != REFINEMENT for s in refinement):
+        raise ValueError(f"build_mixture(refinement=...) takes samples of task {REFINEMENT!r} only")
+    if refinement and cfg.token_shares and REFINEMENT not in cfg.token_shares:
+        raise ValueError(
+            "token_shares has no 'refinement' share, so every refinement sample would be dropped; "
+            "give it one (e.g. token_shares.refinement=0.2) or mix by counts (token_shares: null)"
+        )
+    tasks = (*TASKS, REFINEMENT) if refinement else TASKS
     extra_tools = [tool_record(t) for t in tools]
     if cfg.identifier_names:
         examples = [with_identifier_names(ex) for ex in examples]
@@ -243,10 +282,11 @@ def build_mixture(
             prompts=cfg.prompt_set,
         ),
         "invocation": build_invocation(labeled, pool, cfg, skipped=skipped),
+        REFINEMENT: refinement,
     }
     kept: dict[str, list[dict]] = {}
     counts: dict[str, dict[str, int]] = {}
-    for task in TASKS:
+    for task in tasks:
         rng = random.Random(f"{task}:{cfg.seed}")
         samples = dedupe(built[task]) if cfg.dedupe else built[task]
         kept[task] = _apply_ratio(samples, getattr(cfg, f"{task}_ratio"), getattr(cfg, f"{task}_cap"), rng)
@@ -256,10 +296,10 @@ def build_mixture(
     aim = None
     if cfg.token_shares:
         kept, aim = by_token_shares(kept, cfg.token_shares, count, cfg.supervised_tokens)
-        for task in TASKS:
+        for task in tasks:
             counts[task]["kept"] = len(kept[task])
-    mix = [s for task in TASKS for s in kept[task]]
-    sup = {task: sum(supervised_tokens(s, count) for s in kept[task]) for task in TASKS}
+    mix = [s for task in tasks for s in kept[task]]
+    tokens = token_report(mix, count, tasks)
     if cfg.shuffle:
         random.Random(f"mix:{cfg.seed}").shuffle(mix)
     report = {
@@ -272,8 +312,7 @@ def build_mixture(
         ),
         "skipped": dict(sorted(skipped.items())),
         "total": len(mix),
-        "supervised_tokens": {**sup, "total": sum(sup.values())},
-        "supervised_token_shares": {t: round(n / max(1, sum(sup.values())), 4) for t, n in sup.items()},
+        **tokens,
         "token_count": "tokenizer" if count_tokens else "estimate (~4 chars a token)",
         "token_budget": aim,
     }

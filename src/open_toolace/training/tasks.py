@@ -43,7 +43,11 @@ from open_toolace.prompts import (
 if TYPE_CHECKING:
     from open_toolace.training.mixture import TaskMixConfig
 
-TASKS = ("adaption", "tool_generation", "invocation")
+TASKS = ("adaption", "tool_generation", "invocation")  # the tasks built here
+# Built by `refine.corpus.build_refinement` (ToolACE-R): (conversation, tools, previous answer) -> refined
+# answer. A sample file and a mixture (`build_mixture(..., refinement=...)`) may hold it beside TASKS.
+REFINEMENT = "refinement"
+SAMPLE_TASKS = (*TASKS, REFINEMENT)
 NO_CALL = render_calls([])  # the abstention answer, "[]"
 
 
