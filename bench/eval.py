@@ -30,7 +30,9 @@ import argparse
 import platform
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from open_toolace.generation import Sampling
 from open_toolace.hardware import machine_info, resolve_dtype
@@ -86,10 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         help="NAME=PROMPT_SET[@ADAPTER],...: evaluate these side by side (e.g. json=bfcl,python=lean)",
     )
     ap.add_argument(
-        "--stop-runaway",
-        default="",
-        help="NAME,...: arms of --arms whose rows stop when they loop (HFGenerator stop_runaway); the "
-        "result goes to eval_arms_{kind}_runaway.json",
+        "--arm-arg",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="an HFGenerator setting of one arm of --arms (e.g. fast.stop_runaway=true, "
+        "fast.decode_segment=16; repeatable); with any, the result goes to eval_arms_{kind}_levers.json",
     )
     args = ap.parse_args(argv)
     if args.arms:
@@ -216,6 +220,21 @@ def parse_arms(spec: str) -> dict[str, tuple[str, str | None]]:
     return arms
 
 
+def parse_arm_args(specs: list[str], arms: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """`["fast.stop_runaway=true", "fast.decode_segment=16"]` -> {"fast": {"stop_runaway": True, ...}}
+    (values read as YAML scalars)."""
+    import yaml
+
+    out: dict[str, dict[str, Any]] = {name: {} for name in arms}
+    for spec in specs:
+        target, eq, value = spec.partition("=")
+        name, dot, key = target.partition(".")
+        if not (eq and dot and key) or name not in out:
+            raise SystemExit(f"--arm-arg: bad {spec!r}; use NAME.KEY=VALUE with NAME one of {sorted(out)}")
+        out[name][key] = yaml.safe_load(value)
+    return out
+
+
 def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
     from open_toolace.evaluate.bfcl import resolve_categories
     from open_toolace.evaluate.compare import compare_dirs, evaluate_side_by_side, seconds_over
@@ -224,9 +243,7 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
     from open_toolace.io import atomic_write_json
 
     spec = parse_arms(args.arms)
-    runaway = {n for n in args.stop_runaway.split(",") if n}
-    if runaway - set(spec):
-        raise SystemExit(f"--stop-runaway: no arm {sorted(runaway - set(spec))}")
+    extra = parse_arm_args(args.arm_arg, spec)
     gens = {
         name: make_generator(
             "hf",
@@ -234,8 +251,8 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
             adapter=adapter,
             batch_size=args.batch_size,
             dtype=args.dtype,
-            stop_runaway=name in runaway,
-        )  # fmt: skip
+            **extra[name],
+        )
         for name, (_, adapter) in spec.items()
     }
     meta = {
@@ -261,7 +278,7 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
         arms[name] = {
             "prompt_set": ps,
             "adapter": adapter,
-            "stop_runaway": name in runaway,
+            "generator_args": extra[name],
             "runaway_stops": gens[name].runaway_stops,
             "generation_seconds": secs,
             "by_category": {c: res["timing"][name].get(c) for c in cats},
@@ -286,7 +303,7 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
         "command": "python bench/eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
         "date": time.strftime("%Y-%m-%d"),
     }
-    suffix = "_runaway" if runaway else ""
+    suffix = "_levers" if any(extra.values()) else ""
     out = atomic_write_json(Path(args.json).with_name(f"eval_arms_{kind}{suffix}.json"), result)
     print(f"\n{kind} {args.model}: {len(cats)} categories, limit {args.limit}; target "
           f"{ARM_TARGET_SECONDS[kind] / 60:.0f} min for the default prompt set on the full non-live set")  # fmt: skip

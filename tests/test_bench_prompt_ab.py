@@ -62,3 +62,11 @@ def test_eval_arms_writes_both_prompt_sets_side_by_side(tmp_path):
     assert set(r["arms"]) == {"json", "python"} and r["arms"]["python"]["prompt_set"] == "lean"
     assert r["arms"]["json"]["n_items"] == 2 and r["target_seconds"] == 720
     assert r["paired_python_minus_json"]["simple_python"]["n"] == 2
+
+
+def test_parse_arm_args():
+    args = load("eval").parse_arm_args(["fast.stop_runaway=true", "fast.decode_segment=16"], ["base", "fast"])
+    assert args == {"base": {}, "fast": {"stop_runaway": True, "decode_segment": 16}}
+    for bad in (["slow.decode_segment=16"], ["fast=1"], ["fast.decode_segment"]):
+        with pytest.raises(SystemExit):
+            load("eval").parse_arm_args(bad, ["fast"])
