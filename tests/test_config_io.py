@@ -73,3 +73,19 @@ def test_scalars_take_the_declared_type():
     assert cfg.inner.lr == 3e-4 and isinstance(cfg.inner.lr, float)
     with pytest.raises(ConfigError, match="rounds"):
         load_config(Outer, None, ["rounds=many"])
+
+
+def test_a_partial_section_keeps_the_fields_own_defaults():
+    from open_toolace.pipeline.config import RunConfig
+    from open_toolace.refine.config import ToolaceRConfig
+
+    # the round's TrainConfig is 1 epoch / batch 16, not TrainConfig's 3 epochs
+    cfg = load_config(ToolaceRConfig, None, ["train.learning_rate=2e-4"])
+    assert (
+        cfg.train.num_train_epochs == ToolaceRConfig().train.num_train_epochs
+        and cfg.train.learning_rate == 2e-4
+    )
+    run = load_config(RunConfig, None, ["evolve.train.learning_rate=1e-4", "evolve.mix.distractors_max=3"])
+    assert run.evolve.train.num_train_epochs == RunConfig().evolve.train.num_train_epochs
+    assert run.evolve.mix.abstention_share == RunConfig().evolve.mix.abstention_share
+    assert run.evolve.mix.distractors_max == 3

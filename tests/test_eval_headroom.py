@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from helpers import scripted_answer as text
 from open_toolace.evaluate import evaluate_bfcl, load_bfcl
-from open_toolace.evaluate.bfcl import item_messages, reference_calls
+from open_toolace.evaluate.bfcl import item_messages
 from open_toolace.evaluate.headroom import (
     check_sampling,
     default_vote,
@@ -18,7 +19,6 @@ from open_toolace.evaluate.headroom import (
     samples_path,
 )
 from open_toolace.evaluate.runner import load_results
-from open_toolace.formats import ToolCall, render_calls
 from open_toolace.generation.fake import FakeGenerator
 
 CATS = ["simple_python", "irrelevance"]
@@ -32,22 +32,6 @@ SCRIPT = {
     "irrelevance_1": ("W", "WWWWW"),  # nothing right
     "irrelevance_2": ("R", "RRWab"),
 }
-
-
-def text(item: dict, code: str) -> str:
-    name = item["function"][0]["name"]
-    if code == "R":
-        if item["category"] == "irrelevance":
-            return "[]"
-        return render_calls([ToolCall(c["name"], c["arguments"]) for c in reference_calls(item)])
-    # a wrong answer still calls the offered function with values of the right types, so it passes the
-    # rule check and takes part in the vote; each code gives different values
-    j = "Wabc".index(code)
-    params = item["function"][0]["parameters"]
-    fill = {"integer": 100 + j, "float": 100.5 + j, "number": 100.5 + j, "string": f"w{j}",
-            "boolean": bool(j % 2), "array": [j], "dict": {"k": j}}  # fmt: skip
-    args = {p: fill.get(params["properties"][p]["type"], f"w{j}") for p in params.get("required", [])}
-    return render_calls([ToolCall(name, args)])
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import json
 
 import pytest
 
+from helpers import scripted_answer
 from open_toolace.evaluate import evaluate_bfcl, load_bfcl
-from open_toolace.evaluate.bfcl import item_messages, reference_calls
+from open_toolace.evaluate.bfcl import item_messages
 from open_toolace.evaluate.refinement import check_refine, refine_path, refinement_scores
 from open_toolace.evaluate.runner import load_results
-from open_toolace.formats import ToolCall, render_calls
 from open_toolace.generation.fake import FakeGenerator
 from open_toolace.refine import show_previous
 
@@ -29,18 +29,8 @@ SCRIPT = {
 
 
 def text(item: dict, code: str) -> str:
-    if code == "X":
-        return BROKEN
-    if code == "R":
-        if item["category"] == "irrelevance":
-            return "[]"
-        return render_calls([ToolCall(c["name"], c["arguments"]) for c in reference_calls(item)])
-    j = "Wabc".index(code)
-    params = item["function"][0]["parameters"]
-    fill = {"integer": 100 + j, "float": 100.5 + j, "number": 100.5 + j, "string": f"w{j}",
-            "boolean": bool(j % 2), "array": [j], "dict": {"k": j}}  # fmt: skip
-    args = {p: fill.get(params["properties"][p]["type"], f"w{j}") for p in params.get("required", [])}
-    return render_calls([ToolCall(item["function"][0]["name"], args)])
+    """`helpers.scripted_answer`, plus `X`: a broken answer."""
+    return BROKEN if code == "X" else scripted_answer(item, code)
 
 
 @pytest.fixture(scope="module")

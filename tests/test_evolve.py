@@ -6,36 +6,12 @@ import json
 
 import pytest
 
+from helpers import CONVERT, WEATHER
 from open_toolace import evolve
 from open_toolace.formats import ToolCall
 from open_toolace.generation import Sampling
 from open_toolace.generation.fake import FakeGenerator
 from open_toolace.pipeline.config import EvolveConfig
-
-WEATHER = {
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "description": "City name"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "Unit"},
-        },
-        "required": ["city"],
-    },
-}
-CONVERT = {
-    "name": "convert_currency",
-    "description": "Convert an amount between currencies.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "amount": {"type": "number", "description": "Amount"},
-            "to": {"type": "string", "description": "Target currency"},
-        },
-        "required": ["amount", "to"],
-    },
-}
 
 
 def ScriptedGenerator(script):  # noqa: N802  (reads as the class it stands for)

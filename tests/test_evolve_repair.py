@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import CONVERT, WEATHER
 from open_toolace import evolve, prompts
 from open_toolace.checks import check_tools
 from open_toolace.evolve.json_repair import repair_json_text
@@ -25,31 +26,6 @@ from open_toolace.evolve.sample import read_tool_list, read_tools
 from open_toolace.formats.tools import parse_tool
 from open_toolace.generation import Sampling
 from open_toolace.generation.fake import FakeGenerator
-
-WEATHER = {
-    "name": "get_weather",
-    "description": "Current weather for a city.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "city": {"type": "string", "description": "City name"},
-            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"], "description": "Unit"},
-        },
-        "required": ["city"],
-    },
-}
-CONVERT = {
-    "name": "convert_currency",
-    "description": "Convert an amount between currencies.",
-    "parameters": {
-        "type": "object",
-        "properties": {
-            "amount": {"type": "number", "description": "Amount"},
-            "to": {"type": "string", "description": "Target currency"},
-        },
-        "required": ["amount", "to"],
-    },
-}
 
 
 def kinds(got) -> list[tuple[int | None, str]]:

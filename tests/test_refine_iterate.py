@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import helpers
 from faults import FailAt, InjectedFailure
 from open_toolace.config import ConfigError, load_config
 from open_toolace.data.records import make_example
@@ -76,21 +77,10 @@ class Scripted:
 
 
 def tiny_train(**kw) -> TrainConfig:
-    base = dict(
-        model="tiny-random",
-        max_steps=1,
-        per_device_train_batch_size=2,
-        effective_batch_size=2,
-        learning_rate=5e-3,
-        warmup_ratio=0.0,
-        max_length=384,
-        save_steps=1,
-        lora_r=4,
-        lora_alpha=8,
-        lora_dropout=0.0,
+    """One step, a checkpoint each step, room for the longest sample, a rank-4 adapter; `kw` overrides."""
+    return helpers.tiny_train(
+        **{"max_steps": 1, "save_steps": 1, "max_length": 384, "lora_r": 4, "lora_alpha": 8, **kw}
     )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 def config(**kw) -> ToolaceRConfig:

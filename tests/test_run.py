@@ -249,7 +249,9 @@ def test_run_end_to_end_then_resume_after_injected_failures(tmp_path):
 def test_round_without_survivors_keeps_the_adapter(tmp_path, monkeypatch):
     """A model that never writes a tool list: rounds record the rejections, skip training, keep scores."""
     seed_file, queries = write_data(tmp_path)
-    cfg = tiny_cfg(tmp_path, seed_file, queries, "evolve.rounds=1", "eval.base=false")
+    cfg = tiny_cfg(
+        tmp_path, seed_file, queries, "evolve.rounds=1", "eval.base=false", "eval.headroom_samples=2"
+    )
     scores = run(cfg, run_dir=tmp_path / "run")
     d = tmp_path / "run"
     man = read_json(d / "manifest.json")["stages"]
@@ -258,7 +260,11 @@ def test_round_without_survivors_keeps_the_adapter(tmp_path, monkeypatch):
     assert man["eval.r1"]["same_as"] == "bootstrap" and scores["r1"] == scores["bootstrap"]
     rejects = read_jsonl(d / "rounds/r1/rejects.jsonl")
     assert len(rejects) == 3 and all(r["step"] == "tools" and r["reason"] for r in rejects)
-    assert "not trained (no_training_data)" in (d / "report.md").read_text()
+    report = (d / "report.md").read_text()
+    assert "not trained (no_training_data)" in report
+    # the bootstrap's headroom (2 samples per item) is in its scores and the run report; rounds skip it
+    assert read_json(d / "eval/bootstrap/scores.json")["headroom"]["k"] == 2
+    assert "## Headroom: greedy vs maj@2 and pass@2" in report
 
 
 @pytest.mark.slow  # two fresh interpreters importing torch + bfcl-eval: ~50 s; the in-process test covers resume

@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 
+from helpers import tiny_train as tiny
 from open_toolace.config import load_config
 from open_toolace.io import write_jsonl
 from open_toolace.training import (
@@ -34,23 +35,6 @@ def sample(i: int, pad_words: int = 0, answer: str | None = None) -> dict:
         "task": "invocation",
         "id": f"s{i}",
     }
-
-
-def tiny(**kw) -> TrainConfig:
-    base = dict(
-        model="tiny-random",
-        max_steps=4,
-        per_device_train_batch_size=2,
-        effective_batch_size=2,
-        learning_rate=5e-3,
-        warmup_ratio=0.0,
-        save_steps=2,
-        logging_steps=1,
-        max_length=256,
-        lora_dropout=0.0,
-    )
-    base.update(kw)
-    return TrainConfig(**base)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -269,3 +253,15 @@ def test_continue_adapter_and_export_merged(samples_file, tmp_path):
         {"role": "assistant", "content": None, "tool_calls": [{"type": "function", "function": call}]},
     ]
     assert render_calls([ToolCall.from_dict(call)]) in served.apply_chat_template(hist, tokenize=False)
+
+
+def test_warmup_rounds_down_so_a_small_round_trains_from_its_first_step():
+    from open_toolace.training.config import TrainConfig
+    from open_toolace.training.trainer import warmup_steps
+
+    small = TrainConfig(
+        per_device_train_batch_size=1, effective_batch_size=8, num_train_epochs=1, warmup_ratio=0.1
+    )
+    assert warmup_steps(small, 10) == 0  # 2 steps: transformers' ceil(0.2) = 1 would spend step 1 at lr 0
+    assert warmup_steps(small, 400) == 5  # 50 steps
+    assert warmup_steps(TrainConfig(max_steps=30, warmup_ratio=0.1), 10_000) == 3

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,10 +74,31 @@ def from_dict(cls: type[T], data: dict[str, Any], path: str = "") -> T:
         hint = hints.get(name)
         sub = _dataclass_of(hint)
         if sub is not None and isinstance(value, dict):
-            kwargs[name] = from_dict(sub, value, f"{path}{name}.")
+            # A partial section overrides the field's own default (e.g. a round's 1-epoch TrainConfig),
+            # not the section class's defaults.
+            kwargs[name] = from_dict(sub, _merged(_field_default(fields[name]), value), f"{path}{name}.")
         else:
             kwargs[name] = _coerce(hint, value, f"{path}{name}")
     return cls(**kwargs)
+
+
+def _field_default(f: dataclasses.Field) -> dict[str, Any]:
+    """A dataclass field's default as a dict (`{}` when it has none or it is not a dataclass)."""
+    if f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+        value = f.default_factory()  # type: ignore[misc]
+    elif f.default is not dataclasses.MISSING:
+        value = f.default
+    else:
+        return {}
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else {}
+
+
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`, section by section."""
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merged(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
@@ -145,6 +167,39 @@ def save_config(config: Any, path: str | Path) -> Path:
     p = Path(path)
     atomic_write_text(p, yaml.safe_dump(to_dict(config), sort_keys=False))
     return p
+
+
+def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and v:
+            out.update(_flat(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def check_saved_config(
+    saved: Path, config: Any, free: Sequence[str], *, refused: str, hint: str, new_at_default: bool = False
+) -> None:
+    """Refuse to resume an output dir whose saved config (`saved`, a config.yaml; none: nothing to check)
+    differs from `config`: its finished work would not match. The ConfigError lists every changed dotted
+    key, `  key: old -> new`. Keys in `free` (and below them) may change between a kill and its resume;
+    with `new_at_default`, so may a key the saved config lacks that `config` leaves at its class default
+    (a setting added after the run started, doing what the run did). `refused` and `hint` frame the error."""
+    if not saved.exists():
+        return
+    old, new = _flat(yaml.safe_load(saved.read_text()) or {}), _flat(to_dict(config))
+    defaults = _flat(to_dict(type(config)())) if new_at_default else {}
+    lines = [
+        f"  {k}: {old.get(k)!r} -> {new.get(k)!r}"
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k)
+        and not any(k == f or k.startswith(f + ".") for f in free)
+        and not (k not in old and k in defaults and new.get(k) == defaults[k])
+    ]
+    if lines:
+        raise ConfigError(f"{refused}; changed settings:\n" + "\n".join(lines) + f"\n{hint}")
 
 
 def help_text(cls: type) -> str:

@@ -17,21 +17,25 @@ filters -> metric), each small and pure except the sampling one:
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from open_toolace.evaluate.aggregate import compute_scores
 from open_toolace.evaluate.bfcl import is_irrelevance
-from open_toolace.evaluate.config import GENERATION_KEYS
-from open_toolace.evaluate.runner import _requests, load_results, longest_first
+from open_toolace.evaluate.runner import (
+    _requests,
+    append_chunks,
+    check_pass_settings,
+    load_results,
+    progress_bar,
+    rewrite_rows,
+)
 from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.generation import Sampling
-from open_toolace.io import atomic_write_json, write_jsonl
 
 SETTINGS = "samples.json"
 METRICS = ("greedy", "maj_at_k", "pass_at_k")
@@ -153,29 +157,21 @@ def headroom_scores(
     return {"k": k, "temperature": temperature, "n_items": len(rows), "categories": cats, "summary": summary}
 
 
-def _check_settings(out: Path, settings: dict[str, Any], fresh: bool) -> None:
-    """Samples are reused only when drawn with the same settings (the greedy rule, plus K, T and seed)."""
-    files = sorted(out.glob("samples_*.jsonl"))
-    path = out / SETTINGS
-    if fresh:
-        for p in files:
-            p.unlink()
-    elif files and path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
-        if diff:
-            raise ValueError(
-                f"{out} holds samples drawn with other settings {diff}; use another --out or --fresh"
-            )
-    atomic_write_json(path, settings)
-
-
 def _usable(k: int) -> Callable[[dict], bool]:
     def ok(row: dict) -> bool:
         outs = row.get("outputs")
         return isinstance(outs, list) and len(outs) == k and all(isinstance(t, str) for t in outs)
 
     return ok
+
+
+def _sample_rows(
+    generator: Any, sampling: Sampling, cat: str, requests: list, gen_items: list[dict], chunk: list[int]
+) -> Iterable[dict[str, Any]]:
+    """One chunk's sample rows: `sampling.n` texts per request of `chunk` (one generate call)."""
+    outs = generator.generate([requests[i] for i in chunk], sampling, progress=False)
+    return ({"id": gen_items[i]["id"], "category": cat, "outputs": list(texts)}
+            for i, texts in zip(chunk, outs, strict=True))  # fmt: skip
 
 
 def sample_items(
@@ -201,29 +197,12 @@ def sample_items(
         plans[cat] = (requests, gen_items)
         failed.update({r["id"]: r for r in bad})
     total = sum(len(g) for _, g in plans.values())
-    bar = None
-    if progress and total:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=f"eval: sample k={sampling.n}", unit="item")
+    bar = progress_bar(progress, total, f"eval: sample k={sampling.n}")
     generated = 0
     for cat, (requests, gen_items) in plans.items():
-        if not gen_items:
-            continue
-        order = longest_first(requests)
-        with samples_path(out, cat).open("a", encoding="utf-8") as f:
-            for start in range(0, len(order), max(1, save_every)):
-                chunk = order[start : start + max(1, save_every)]
-                outs = generator.generate([requests[i] for i in chunk], sampling, progress=False)
-                for i, texts in zip(chunk, outs, strict=True):
-                    row = {"id": gen_items[i]["id"], "category": cat, "outputs": list(texts)}
-                    done[cat][row["id"]] = row
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-                generated += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
+        if gen_items:
+            rows_of = partial(_sample_rows, generator, sampling, cat, requests, gen_items)
+            generated += append_chunks(samples_path(out, cat), requests, save_every, rows_of, done[cat], bar)
     if bar is not None:
         bar.close()
     return done, failed, generated
@@ -253,9 +232,8 @@ def evaluate_headroom(
     check_sampling(k, temperature)
     out = Path(out_dir)
     meta = dict(meta or {})
-    settings = {key: meta.get(key) for key in GENERATION_KEYS}
-    settings.update(dtype=meta.get("dtype") or "auto", samples=k, temperature=temperature, seed=seed)
-    _check_settings(out, settings, fresh)
+    extra = {"samples": k, "temperature": temperature, "seed": seed}
+    check_pass_settings(out, meta, extra, fresh, files="samples_*.jsonl", name=SETTINGS, what="samples drawn")
     sampling = Sampling(n=k, temperature=temperature, max_new_tokens=max_new_tokens, seed=seed)
     t0 = time.perf_counter()
     done, failed, generated = sample_items(
@@ -269,9 +247,8 @@ def evaluate_headroom(
         stored = done[it["category"]].get(it["id"])
         texts = None if stored is None or it["id"] in failed else stored["outputs"]
         rows_by_cat.setdefault(it["category"], []).append(item_headroom(it, texts, greedy[it["id"]], vote))
-    for cat, rows in rows_by_cat.items():  # rows of items outside this run (a larger limit) stay at the end
-        wanted = {r["id"] for r in rows}
-        write_jsonl(samples_path(out, cat), rows + [r for i, r in done[cat].items() if i not in wanted])
+    for cat, rows in rows_by_cat.items():
+        rewrite_rows(samples_path(out, cat), rows, done[cat])
     scores = headroom_scores([r for rows in rows_by_cat.values() for r in rows], k, temperature, bfcl_groups)
     scores["seed"] = seed
     scores["timing"] = {

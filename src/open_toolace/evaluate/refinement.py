@@ -18,22 +18,19 @@ the refining one:
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from open_toolace.evaluate import runner
 from open_toolace.evaluate.aggregate import compute_scores
 from open_toolace.evaluate.bfcl import is_irrelevance, item_messages, prompt_functions
-from open_toolace.evaluate.config import GENERATION_KEYS
-from open_toolace.evaluate.runner import load_results, longest_first
 from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.generation import Sampling
-from open_toolace.io import atomic_write_json, write_jsonl
 from open_toolace.refine.adaptive import refine, transitions
 from open_toolace.refine.corpus import refinement_request
 
@@ -136,6 +133,14 @@ def _usable(n_steps: int) -> Callable[[dict], bool]:
     return ok
 
 
+def _refine_rows(
+    generator: Any, todo: list[dict], first: dict[str, str], chunk: list[int], **kw: Any
+) -> list[dict[str, Any]]:
+    """One chunk's rows: `refine_chunk` over the items `todo[i]` of `chunk`, from their first answers."""
+    its = [todo[i] for i in chunk]
+    return refine_chunk(generator, its, [first[it["id"]] for it in its], **kw)
+
+
 def refine_items(
     generator: Any,
     items: list[dict[str, Any]],
@@ -155,7 +160,7 @@ def refine_items(
     by_cat: dict[str, list[dict]] = {}
     for it in items:
         by_cat.setdefault(it["category"], []).append(it)
-    done = {c: load_results(refine_path(out, c), usable=_usable(n_steps)) for c in by_cat}
+    done = {c: runner.load_results(refine_path(out, c), usable=_usable(n_steps)) for c in by_cat}
     plans: dict[str, tuple[list[dict], list[list[dict]]]] = {}
     failed: set[str] = set()
     for cat, its in by_cat.items():
@@ -176,29 +181,15 @@ def refine_items(
             todo.append(it)
         plans[cat] = (todo, requests)
     total = sum(len(t) for t, _ in plans.values())
-    bar = None
-    if progress and total:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=total, desc=f"eval: refine n={n_steps}", unit="item")
-    refined, step = 0, max(1, save_every)
+    bar = runner.progress_bar(progress, total, f"eval: refine n={n_steps}")
+    refined = 0
     for cat, (todo, requests) in plans.items():
-        if not todo:
-            continue
-        order = longest_first(requests)
-        with refine_path(out, cat).open("a", encoding="utf-8") as f:
-            for start in range(0, len(order), step):
-                chunk = [todo[i] for i in order[start : start + step]]
-                rows = refine_chunk(generator, chunk, [first[it["id"]] for it in chunk],
-                                    n_steps=n_steps, sampling=sampling, prompts=prompts)  # fmt: skip
-                for row in rows:
-                    done[cat][row["id"]] = row
-                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-                refined += len(chunk)
-                if bar is not None:
-                    bar.update(len(chunk))
+        if todo:
+            rows_of = partial(_refine_rows, generator, todo, first, n_steps=n_steps, sampling=sampling,
+                              prompts=prompts)  # fmt: skip
+            refined += runner.append_chunks(
+                refine_path(out, cat), requests, save_every, rows_of, done[cat], bar
+            )
     if bar is not None:
         bar.close()
     return done, failed, refined
@@ -309,23 +300,6 @@ def refinement_scores(rows: list[dict[str, Any]], n_steps: int, bfcl_groups: boo
     }
 
 
-def _check_settings(out: Path, settings: dict[str, Any], fresh: bool) -> None:
-    """Refined answers are reused only when made with the same settings (the greedy rule plus N)."""
-    files = sorted(out.glob("refine_*.jsonl"))
-    path = out / SETTINGS
-    if fresh:
-        for p in files:
-            p.unlink()
-    elif files and path.exists():
-        old = json.loads(path.read_text(encoding="utf-8"))
-        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
-        if diff:
-            raise ValueError(
-                f"{out} holds refinements made with other settings {diff}; use another --out or --fresh"
-            )
-    atomic_write_json(path, settings)
-
-
 def evaluate_refinement(
     generator: Any,
     items: list[dict[str, Any]],
@@ -348,9 +322,9 @@ def evaluate_refinement(
     check_refine(n_steps)
     out = Path(out_dir)
     meta = dict(meta or {})
-    settings = {key: meta.get(key) for key in GENERATION_KEYS}
-    settings.update(dtype=meta.get("dtype") or "auto", refine=n_steps)
-    _check_settings(out, settings, fresh)
+    runner.check_pass_settings(
+        out, meta, {"refine": n_steps}, fresh, files="refine_*.jsonl", name=SETTINGS, what="refinements made"
+    )
     first = {r["id"]: r["output"] for r in greedy_rows if isinstance(r.get("output"), str)}
     sampling = Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
     t0 = time.perf_counter()
@@ -361,9 +335,8 @@ def evaluate_refinement(
     for it in items:
         stored = None if it["id"] in failed else done[it["category"]].get(it["id"])
         rows_by_cat.setdefault(it["category"], []).append(score_refinement(it, stored, n_steps))
-    for cat, rows in rows_by_cat.items():  # rows of items outside this run (a larger limit) stay at the end
-        wanted = {r["id"] for r in rows}
-        write_jsonl(refine_path(out, cat), rows + [r for i, r in done[cat].items() if i not in wanted])
+    for cat, rows in rows_by_cat.items():
+        runner.rewrite_rows(refine_path(out, cat), rows, done[cat])
     scores = refinement_scores([r for rows in rows_by_cat.values() for r in rows], n_steps, bfcl_groups)
     scores["timing"] = {
         "refined_items": refined,

@@ -25,7 +25,7 @@ import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -131,6 +131,72 @@ def _check_reuse(out_dir: Path, meta: dict[str, Any], fresh: bool) -> None:
     atomic_write_json(path, {k: meta.get(k) for k in GENERATION_KEYS})
 
 
+def check_pass_settings(
+    out: Path, meta: dict[str, Any], extra: dict[str, Any], fresh: bool, *, files: str, name: str, what: str
+) -> None:
+    """A pass after the greedy one (headroom samples, refinements) reuses its files in `out` (the glob
+    `files`) only when made with the same settings: the greedy rule (`GENERATION_KEYS` and dtype from
+    `meta`) plus the pass's own `extra`, recorded in `out/name`; `fresh` deletes the files first. One rule
+    for every pass, so they cannot drift apart; `what` names the files in the error ("samples drawn")."""
+    settings = {key: meta.get(key) for key in GENERATION_KEYS}
+    settings.update(dtype=meta.get("dtype") or "auto", **extra)
+    paths = sorted(out.glob(files))
+    path = out / name
+    if fresh:
+        for p in paths:
+            p.unlink()
+    elif paths and path.exists():
+        old = json.loads(path.read_text(encoding="utf-8"))
+        diff = {k: (old.get(k), v) for k, v in settings.items() if old.get(k) != v}
+        if diff:
+            raise ValueError(f"{out} holds {what} with other settings {diff}; use another --out or --fresh")
+    atomic_write_json(path, settings)
+
+
+def progress_bar(show: bool, total: int, desc: str) -> Any:
+    """A tqdm bar over `total` items, or None when `show` is off or nothing is to be done (so tqdm is only
+    imported when a bar is drawn)."""
+    if not (show and total):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="item")
+
+
+def append_chunks(
+    path: Path,
+    requests: list[list[dict]],
+    save_every: int,
+    rows_of: Callable[[list[int]], Iterable[dict[str, Any]]],
+    done: dict[str, dict[str, Any]],
+    bar: Any = None,
+) -> int:
+    """The resumable loop of every pass: the indices of `requests`, longest first, cut into chunks of
+    `save_every`; `rows_of(chunk)` makes the chunk's rows (one generate call), each is put in `done` by id
+    and appended to `path`, which is flushed and fsync'ed after every chunk (a killed run loses at most one
+    chunk). Advances `bar` per chunk; returns how many requests were done."""
+    order, step, n = longest_first(requests), max(1, save_every), 0
+    with path.open("a", encoding="utf-8") as f:
+        for start in range(0, len(order), step):
+            chunk = order[start : start + step]
+            for row in rows_of(chunk):
+                done[row["id"]] = row
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+            n += len(chunk)
+            if bar is not None:
+                bar.update(len(chunk))
+    return n
+
+
+def rewrite_rows(path: Path, rows: list[dict[str, Any]], done: dict[str, dict[str, Any]]) -> None:
+    """Rewrite a pass's file deduplicated: this run's `rows`, then the stored rows (`done`, by id) of items
+    outside this run (e.g. a larger --limit earlier), kept untouched at the end."""
+    wanted = {r["id"] for r in rows}
+    write_jsonl(path, rows + [r for i, r in done.items() if i not in wanted])
+
+
 def evaluate_items(
     generator: Any,
     items: list[dict[str, Any]],
@@ -172,32 +238,15 @@ def evaluate_items(
     done = load_results(results_path)
     pending = [it for it in items if it["id"] not in done]
     requests, gen_items, failed = _requests(pending, prompts)
-    order = longest_first(requests)
-    step = max(1, save_every)
+    sampling = Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed)
 
-    bar = None
-    if progress and gen_items:
-        from tqdm.auto import tqdm
+    def rows_of(chunk: list[int]) -> Iterable[dict[str, Any]]:
+        outs = generator.generate([requests[i] for i in chunk], sampling, progress=False)
+        return (score_row(gen_items[i], texts[0]) for i, texts in zip(chunk, outs, strict=True))
 
-        bar = tqdm(total=len(gen_items), desc="eval: generate", unit="item")
-    t0, generated = time.perf_counter(), 0
-    with results_path.open("a", encoding="utf-8") as f:
-        for start in range(0, len(order), step):
-            chunk = order[start : start + step]
-            outs = generator.generate(
-                [requests[i] for i in chunk],
-                Sampling(n=1, temperature=0.0, max_new_tokens=max_new_tokens, seed=seed),
-                progress=False,
-            )
-            for i, texts in zip(chunk, outs, strict=True):
-                row = score_row(gen_items[i], texts[0])
-                done[row["id"]] = row
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
-            generated += len(chunk)
-            if bar is not None:
-                bar.update(len(chunk))
+    bar = progress_bar(progress, len(gen_items), "eval: generate")
+    t0 = time.perf_counter()
+    generated = append_chunks(results_path, requests, save_every, rows_of, done, bar)
     if bar is not None:
         bar.close()
     gen_seconds = time.perf_counter() - t0
@@ -207,8 +256,7 @@ def evaluate_items(
     by_id = {it["id"]: it for it in items}
     rows = [score_row(by_id[i], done[i]["output"]) for i in ids if i in done]
     rows += failed
-    wanted = set(ids)
-    write_jsonl(results_path, rows + [r for i, r in done.items() if i not in wanted])
+    rewrite_rows(results_path, rows, done)
 
     scores = compute_scores(rows, bfcl_groups=bfcl_groups)
     scores.update(meta)

@@ -1,6 +1,7 @@
 """One self-evolution round (ToolACE-DEV stage 3) as small pure steps.
 
-    queries --generate_tools--> items with candidate tools
+    queries --generate_tools (the model writes them) | retrieve_tools (BM25 over a catalog) | both
+              (merge_tool_items)--> items with candidate tools
             --sample_invocations--> k raw completions per item (a cap per query type: `budget`)
             --vote_items (majority_vote over normalized, rule-checked samples)--> items with a winning call list
             --rule_filter--> items whose calls pass the rule checker (+ grounding)
@@ -13,26 +14,39 @@ is data: tool lists are parsed with `json`, calls with `open_toolace.formats` (a
 malformed output is a recorded rejection, never a crash of the round. `run.py` strings these together
 over a run directory; the functions themselves do no I/O.
 
-Modules: `sample` (generate_tools, parse_tool_list, sample_invocations), `repair` (what a broken tool
+Modules: `sample` (generate_tools, parse_tool_list, sample_invocations), `retrieve` (ToolIndex,
+retrieve_tools, merge_tool_items, catalog_tools: candidate tools from a catalog), `repair` (what a broken tool
 list can be repaired to), `budget` (invocation caps sized to seed answers), `filter` (majority_vote,
 vote_items, rule_filter, audit), `triplets` (build_triplets), `common` (the rejection record).
 """
 
 from open_toolace.evolve.common import Item, Rejection, reject
 from open_toolace.evolve.filter import Vote, audit, majority_vote, rule_filter, vote_items
+from open_toolace.evolve.retrieve import (
+    ToolIndex,
+    catalog_tools,
+    distractor_tools,
+    merge_tool_items,
+    retrieve_tools,
+)
 from open_toolace.evolve.sample import generate_tools, parse_tool_list, sample_invocations
 from open_toolace.evolve.triplets import build_triplets
 
 __all__ = [
     "Item",
     "Rejection",
+    "ToolIndex",
     "Vote",
     "audit",
     "build_triplets",
+    "catalog_tools",
+    "distractor_tools",
     "generate_tools",
     "majority_vote",
+    "merge_tool_items",
     "parse_tool_list",
     "reject",
+    "retrieve_tools",
     "rule_filter",
     "sample_invocations",
     "vote_items",

@@ -255,7 +255,9 @@ def audit(
     triplets: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What one round did, as JSON: queries in, tools generated, vote-agreement histogram, kept vs
-    rejected (by step and reason), distinct tool names, calls per kept sample."""
+    rejected (by step and reason), distinct tool names, calls per kept sample, and items with tools and
+    kept items per tool source (`generate`, `retrieve`, `both`: `meta.tool_source`, `generate` when
+    absent), so a round that mixes sources shows what each yields."""
     n_tools = [len(it.get("tools") or []) for it in tool_items]
     hist: Counter[str] = Counter()
     for v in vote_records:
@@ -282,7 +284,16 @@ def audit(
         "rejected_by_step": {s: dict(c.most_common()) for s, c in by_step.items()},
         "calls_per_sample": {str(k): v for k, v in sorted(calls_per.items())},
         "training_samples": dict(triplets or {}),
+        "tool_sources": _by_source(tool_items),
+        "kept_by_tool_source": _by_source(kept),
     }
+
+
+def _by_source(items: Sequence[Item]) -> dict[str, int]:
+    """Items per `meta.tool_source` (query-aware generation, the only source before there were others,
+    when the key is absent)."""
+    counts = Counter(str((it.get("meta") or {}).get("tool_source") or "generate") for it in items)
+    return dict(sorted(counts.items()))
 
 
 def _frac(s: str) -> tuple[int, int]:

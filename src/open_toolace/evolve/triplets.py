@@ -22,7 +22,7 @@ from typing import Any
 
 from open_toolace.evolve.common import Item
 from open_toolace.training import tasks as T
-from open_toolace.training.mixture import TaskMixConfig
+from open_toolace.training.mixture import TaskMixConfig, tool_generation_samples
 
 KINDS = ("invocation", "abstention", "tool_generation", "replay")
 
@@ -58,14 +58,7 @@ def build_triplets(
     skipped: Counter[str] = Counter()
     new: list[dict] = []
     if items and "tool_generation" in tasks:
-        new += T.build_tool_generation(
-            items,
-            max_tools=mix.max_tools,
-            extra=mix.tool_generation_extra,
-            optional=mix.tool_generation_optional,
-            skipped=skipped,
-            prompts=mix.prompt_set,
-        )
+        new += tool_generation_samples(items, mix, skipped)
     if items and "invocation" in tasks:
         new += T.build_invocation(items, T.collect_tools(items, distractor_pool), mix, skipped=skipped)
     if mix.dedupe:

@@ -13,6 +13,7 @@ The resolved config is saved as `<run_dir>/config.yaml`; a resumed run must matc
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from open_toolace.generation import Sampling
@@ -124,6 +125,18 @@ class RunEvalConfig:
         default=64, metadata={"help": "items per generate call (results saved after each)"}
     )
     base: bool = field(default=True, metadata={"help": "also evaluate the base model (round 'base')"})
+    headroom_samples: int = field(
+        default=0,
+        metadata={
+            "help": "K > 1: the bootstrap's eval also samples K answers per item (greedy / maj@K / pass@K in the "
+            "report: maj@K - greedy is what a round's vote can distill at best)"
+        },
+    )
+    headroom_temperature: float = field(default=0.7, metadata={"help": "temperature of the headroom samples"})
+
+
+# Where a round's candidate tools come from (pipeline.rounds' tools stage; evolve.sample / evolve.retrieve).
+TOOL_SOURCES = ("generate", "retrieve", "both")
 
 
 @dataclass
@@ -169,6 +182,37 @@ class EvolveConfig:
             "restart: a new adapter from the base model on the seed mixture + every round's triplets"
         },
     )
+    tool_source: str = field(
+        default="generate",
+        metadata={
+            "help": "where a round's candidate tools come from: generate (the model writes m per query), "
+            "retrieve (the best m of a tool catalog by BM25: evolve.tools), or both (generated first, then "
+            "the retrieved ones not named yet: at most 2m)"
+        },
+    )
+    tools: str | None = field(
+        default=None,
+        metadata={
+            "help": "tool catalog for retrieve/both: a JSON/JSONL file of tools (OpenAI tools, JSON-Schema "
+            'tool objects, BFCL docs, or {"tools": [...]}); null = the seed examples\' tools + the seed API '
+            "pool (seed/apis.jsonl) when the run has one"
+        },
+    )
+    retrieve_top_n: int = field(
+        default=8,
+        metadata={
+            "help": "tools ranked per query in retrieval: the best m are its candidates, the rest are kept "
+            "as its near-miss distractors (meta.retrieved_distractors)"
+        },
+    )
+    queries: str | None = field(
+        default=None,
+        metadata={
+            "help": "a file of the user's unlabeled queries (examples in any format, or JSONL of "
+            '{"query": ...} / {"messages": [...]} / strings); rounds take fresh slices of it instead of '
+            "seed/queries.jsonl. null = the run's query pool (seed_data.queries)"
+        },
+    )
     mix: TaskMixConfig = field(
         default_factory=_round_mix,
         metadata={"help": "how round triplets are built (distractors, abstentions)"},
@@ -187,6 +231,25 @@ class EvolveConfig:
             raise ValueError(f"evolve.vote_threshold must be in [0, 1], got {self.vote_threshold}")
         if self.k < 1 or self.m < 1 or self.rounds < 0 or self.queries_per_round < 1:
             raise ValueError("evolve: need k >= 1, m >= 1, rounds >= 0, queries_per_round >= 1")
+        if self.tool_source not in TOOL_SOURCES:
+            raise ValueError(
+                f"evolve.tool_source must be one of {', '.join(TOOL_SOURCES)}, got {self.tool_source!r}"
+            )
+        if self.retrieve_top_n < (self.m if self.tool_source != "generate" else 1):
+            raise ValueError(
+                f"evolve.retrieve_top_n ({self.retrieve_top_n}) must be >= evolve.m ({self.m}): the best m "
+                "retrieved tools are a query's candidates"
+            )
+        if self.tools is not None and self.tool_source == "generate":
+            raise ValueError(
+                "evolve.tools is set but evolve.tool_source is 'generate', which never reads a catalog: "
+                "set tool_source to retrieve or both, or tools to null"
+            )
+        # Checked here, not at the first round: a typo should not cost a bootstrap training first.
+        for key in ("tools", "queries"):
+            path = getattr(self, key)
+            if path is not None and (not isinstance(path, str) or not Path(path).is_file()):
+                raise ValueError(f"evolve.{key}: {path!r} is not a file")
 
     # The only defaults of a round's sampling: the round steps take a `Sampling` and have none of their own.
     def tool_sampling(self, seed: int) -> Sampling:

@@ -24,6 +24,12 @@ def eval_stage(cfg: RunConfig, ctx: Ctx, name: str, adapter: str | None) -> dict
         seed=cfg.seed,
         progress=cfg.progress,
         prompts=cfg.bootstrap.mix.prompt_set,  # every stage on the same prompt: the one the model learns
+        # the headroom of the model the rounds start from (only there: it costs K generations per item)
+        **(
+            {"samples": e.headroom_samples, "temperature": e.headroom_temperature}
+            if name == "bootstrap" and e.headroom_samples > 1
+            else {}
+        ),  # fmt: skip
         meta={
             "model": cfg.model,
             "adapter": adapter,

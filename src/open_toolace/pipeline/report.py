@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from open_toolace.evaluate.report import pct
+from open_toolace.evaluate.report import headroom_table, pct
 from open_toolace.hardware import machine_line
 from open_toolace.io import atomic_write_text, read_json
 
@@ -81,6 +81,7 @@ def audit_table(audits: list[dict[str, Any]]) -> list[str]:
         ("queries with parseable tools", lambda a: a["with_tools"]),
         ("tools generated (per query)", lambda a: f"{a['tools_generated']} ({a['tools_per_query']})"),
         ("distinct tool names", lambda a: a["distinct_tool_names"]),
+        ("tool source: items → kept", _sources),
         ("vote agreement (top/k: items)", lambda a: _hist(a["vote_agreement_hist"])),
         ("mean agreement", lambda a: f"{a['mean_agreement']:.2f}"),
         ("kept", lambda a: a["kept"]),
@@ -138,6 +139,14 @@ def _paired(paired: dict[str, Any] | None, group: str) -> str:
         return "—"
     lo, hi = p["ci95"]
     return f"{100 * p['diff']:+.1f} [{100 * lo:+.1f}, {100 * hi:+.1f}] (n={p['n']})"
+
+
+def _sources(a: dict[str, Any]) -> str:
+    """`generate 11 → 0, retrieve 30 → 4`: per tool source, items with tools and items kept."""
+    items, kept = a.get("tool_sources"), a.get("kept_by_tool_source") or {}
+    if not items:
+        return "—"
+    return ", ".join(f"{s} {n} → {kept.get(s, 0)}" for s, n in items.items())
 
 
 def _loss(t: dict[str, Any]) -> str:
@@ -243,6 +252,9 @@ def render(run_dir: Path) -> str:
         lines.append("")
     if write_plot(run_dir / "accuracy.png", stages):
         lines += ["![BFCL accuracy against stage](accuracy.png)", ""]
+    boot = run_dir / "eval" / "bootstrap" / "scores.json"
+    if boot.exists() and (h := read_json(boot).get("headroom")):
+        lines += [*headroom_table(h), ""]
     lines += ["## Self-evolution audit", "", *audit_table(audits), ""]
     if table := paired_rounds_table(audits):
         lines += ["### Paired deltas per category", "", *table, ""]

@@ -1,7 +1,11 @@
 """One self-evolution round over the run directory: the `evolve` steps as resumable stages.
 
-rounds/r<r>/queries.jsonl       a fresh slice of the unlabeled pool (disjoint from earlier rounds)
-           tools.jsonl          queries with their generated candidate tools
+rounds/r<r>/queries.jsonl       a fresh slice of the unlabeled pool (disjoint from earlier rounds; of
+                                evolve.queries when set: + query_rejects.jsonl)
+           tools.jsonl          queries with their candidate tools (generated, retrieved from the catalog,
+                                or both: evolve.tool_source; + tool_rejects.jsonl)
+           catalog_rejects.jsonl, distractors.jsonl   retrieve/both: catalog entries refused, and the
+                                catalog tools ranked just below a query's candidates (triplet distractors)
            invocations.jsonl    + k sampled invocations each
            votes.jsonl          one vote record per item (agreement, winner, answer counts)
            voted.jsonl          items whose vote has a winner (+ vote_rejects.jsonl: those without)
@@ -25,6 +29,7 @@ from open_toolace import evolve
 from open_toolace.evaluate.compare import compare_dirs, significant_drops
 from open_toolace.evolve import budget
 from open_toolace.io import atomic_write_json, read_json, read_jsonl, write_jsonl
+from open_toolace.pipeline import catalog
 from open_toolace.pipeline.bootstrap import train_adapter
 from open_toolace.pipeline.config import RunConfig
 from open_toolace.pipeline.eval import eval_stage, headline
@@ -45,24 +50,47 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
 
     def queries() -> dict[str, Any]:
         used = {q["id"] for j in range(1, r) for q in read_jsonl(ctx.path(f"rounds/r{j}", "queries.jsonl"))}
-        pool = [q for q in read_jsonl(ctx.path("seed", "queries.jsonl")) if q["id"] not in used]
+        info: dict[str, Any] = {}
+        # The user's query log is read afresh each round: keep it unchanged (or append to it) while resuming.
+        if ev.queries is not None:
+            source, bad = catalog.user_queries(ev.queries)
+            write_jsonl(p("query_rejects.jsonl"), bad)
+            info = {"source": ev.queries, "query_rejects": len(bad)}
+        else:
+            source = read_jsonl(ctx.path("seed", "queries.jsonl"))
+        pool = [q for q in source if q["id"] not in used]
         fresh = pool[: ev.queries_per_round]
         if not fresh:
-            raise ValueError(f"round {r}: the unlabeled query pool is used up ({len(used)} used)")
-        return {"queries": write_jsonl(p("queries.jsonl"), fresh)}
+            where = ev.queries or "seed/queries.jsonl"
+            raise ValueError(f"round {r}: the unlabeled query pool ({where}) is used up ({len(used)} used)")
+        return {"queries": write_jsonl(p("queries.jsonl"), fresh), **info}
 
     def tools() -> dict[str, Any]:
-        gen = ctx.generators.get(ctx.path(prev_adapter))
-        kept, rejected = evolve.generate_tools(
-            gen,
-            read_jsonl(p("queries.jsonl")),
-            ev.m,
-            ev.tool_sampling(_gen_seed(cfg, r, 1)),
-            progress=cfg.progress,
-            prompts=prompt_set,
-        )
+        qs = read_jsonl(p("queries.jsonl"))
+        kept: list[dict] = []
+        rejected: list[dict] = []
+        info: dict[str, Any] = {}
+        if ev.tool_source != "retrieve":  # query-aware generation by the previous round's model
+            kept, rejected = evolve.generate_tools(
+                ctx.generators.get(ctx.path(prev_adapter)),
+                qs,
+                ev.m,
+                ev.tool_sampling(_gen_seed(cfg, r, 1)),
+                progress=cfg.progress,
+                prompts=prompt_set,
+            )
+        if ev.tool_source != "generate":  # BM25 over the catalog (no model)
+            index, catalog_rejects = catalog.round_index(cfg, ctx)
+            write_jsonl(p("catalog_rejects.jsonl"), catalog_rejects)
+            got, lost = evolve.retrieve_tools(index, qs, ev.m, ev.retrieve_top_n)
+            if ev.tool_source == "retrieve":
+                kept, rejected = got, lost
+            else:
+                kept, rejected = evolve.merge_tool_items(qs, kept, rejected, got, lost)
+            write_jsonl(p("distractors.jsonl"), evolve.distractor_tools(index, kept))
+            info = {"catalog": len(index), "catalog_rejects": len(catalog_rejects), "retrieved": len(got)}
         write_jsonl(p("tool_rejects.jsonl"), rejected)
-        return {"with_tools": write_jsonl(p("tools.jsonl"), kept), "rejected": len(rejected)}
+        return {"with_tools": write_jsonl(p("tools.jsonl"), kept), "rejected": len(rejected), **info}
 
     def invoke() -> dict[str, Any]:
         gen = ctx.generators.get(ctx.path(prev_adapter))
@@ -101,9 +129,11 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
         replay = read_jsonl(ctx.path("bootstrap", "samples.jsonl"))
         share = ev.replay_share if ev.init == "continue" else 0.0
         mix = replace(ev.mix, prompt_set=prompt_set)  # the round teaches in the set the model was trained on
-        # distractors and abstention tools: the seed's tools and every tool generated this round
+        # distractors and abstention tools: the seed's tools and every candidate tool of this round
         pool = [t for ex in read_jsonl(ctx.path("seed", "examples.jsonl")) for t in ex.get("tools") or []]
         pool += [t for it in read_jsonl(p("tools.jsonl")) for t in it.get("tools") or []]
+        if ev.tool_source != "generate":  # + the catalog's near misses of this round's queries
+            pool += read_jsonl(p("distractors.jsonl"))
         samples, report = evolve.build_triplets(kept, replay, share, mix, pool, seed=_gen_seed(cfg, r, 3))
         write_jsonl(p("triplets.jsonl"), [s for s in samples if not s["id"].startswith("replay:")])
         if ev.init == "restart":  # the seed mixture + every round's triplets so far, from the base model

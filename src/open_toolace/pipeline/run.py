@@ -17,10 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from open_toolace import generation
-from open_toolace.config import ConfigError, save_config, to_dict
+from open_toolace.config import check_saved_config, save_config
 from open_toolace.hardware import apply_threads, machine_info, machine_line, resolve_dtype
 from open_toolace.io import Manifest
 from open_toolace.pipeline.bootstrap import bootstrap_samples, train_adapter
@@ -112,35 +110,12 @@ def _train_bootstrap(cfg: RunConfig, ctx: Ctx) -> dict[str, Any]:
     )
 
 
-def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def check_resume(cfg: RunConfig, run_dir: Path) -> None:
     """A run dir holding another config is refused (its finished stages would not match), except for the
     settings in RESUME_FREE (e.g. `evolve.rounds`, to extend a run) and for a setting added to RunConfig
     after the run started that is left at its default (the run did what that default does)."""
-    saved = run_dir / "config.yaml"
-    if not saved.exists():
-        return
-    old, new = _flat(yaml.safe_load(saved.read_text()) or {}), _flat(to_dict(cfg))
-    defaults = _flat(to_dict(type(cfg)()))
-    diff = {
-        k: (old.get(k), new.get(k))
-        for k in sorted(set(old) | set(new))
-        if old.get(k) != new.get(k)
-        and not any(k == f or k.startswith(f + ".") for f in RESUME_FREE)
-        and not (k not in old and k in defaults and new.get(k) == defaults[k])
-    }
-    if diff:
-        lines = "\n".join(f"  {k}: {a!r} -> {b!r}" for k, (a, b) in diff.items())
-        raise ConfigError(
-            f"{run_dir} was started with another config; changed settings:\n{lines}\n"
-            "Resume with the same config, or start a new run (name=...)."
-        )
+    check_saved_config(
+        run_dir / "config.yaml", cfg, RESUME_FREE, new_at_default=True,
+        refused=f"{run_dir} was started with another config",
+        hint="Resume with the same config, or start a new run (name=...).",
+    )  # fmt: skip

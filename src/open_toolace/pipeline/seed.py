@@ -1,19 +1,23 @@
 """The data a run starts from: labeled seed examples (`seed/examples.jsonl`) and the unlabeled query pool the
 rounds take their queries from (`seed/queries.jsonl`). Either is synthesized offline (open_toolace.synth) or
-read from a file / a Hugging Face dataset in any format `data.read_examples` knows."""
+read from a file / a Hugging Face dataset in any format `data.read_examples` knows (queries also from a
+plain query log: `data.queries`). Beside the examples, `seed/apis.jsonl` keeps the seed's API pool when the
+run has one (the synthesizer's, or a seed file's `.apis.jsonl` sidecar): with the seed examples' own tools
+it is the default tool catalog of `evolve.tool_source: retrieve`."""
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 from typing import Any
 
 from open_toolace.config import from_dict
 from open_toolace.data.adapters import read_examples
-from open_toolace.data.records import example_query
-from open_toolace.io import write_jsonl
+from open_toolace.data.queries import read_queries, unlabeled_pool
+from open_toolace.io import read_jsonl, write_jsonl
 from open_toolace.pipeline.config import RunConfig
 from open_toolace.pipeline.manifest import Ctx, console
-from open_toolace.synth.seed import SynthConfig, synthesize
+from open_toolace.synth.seed import SynthConfig, sidecar, synthesize_result
 from open_toolace.synth.unlabeled import synthesize_queries
 
 
@@ -29,21 +33,30 @@ def _load_source(source: str, fmt: str, split: str) -> tuple[list[dict], list[di
     return examples, [dict(r) for r in rejects]
 
 
-def _synth(kind: str, overrides: dict[str, Any], seed: int, n: int | None, progress: bool) -> list[dict]:
-    """Offline synthesis: labeled seed examples, or unlabeled queries from the domains held out of the seed
-    set (so a round's queries are new to the model)."""
+def _synth(
+    kind: str, overrides: dict[str, Any], seed: int, n: int | None, progress: bool
+) -> tuple[list[dict], list[dict]]:
+    """Offline synthesis: labeled seed examples and their API pool, or unlabeled queries from the domains
+    held out of the seed set (so a round's queries are new to the model; no pool)."""
     data = {"seed": seed, "progress": progress, **({"n": n} if n is not None else {}), **overrides}
     cfg = from_dict(SynthConfig, data)
-    return synthesize(cfg) if kind == "seed" else synthesize_queries(cfg)
+    if kind == "seed":
+        result = synthesize_result(cfg)
+        return result.examples, list(result.pool)
+    return synthesize_queries(cfg), []
 
 
 def seed_examples(cfg: RunConfig, ctx: Ctx) -> dict[str, Any]:
     """Labeled seed examples -> seed/examples.jsonl (+ seed/rejects.jsonl)."""
     sd = cfg.seed_data
+    apis: list[dict] = []
     if sd.source == "synth":
-        examples, rejects = _synth("seed", sd.synth, cfg.seed, sd.limit, cfg.progress), []
+        (examples, apis), rejects = _synth("seed", sd.synth, cfg.seed, sd.limit, cfg.progress), []
     else:
         examples, rejects = _load_source(sd.source, sd.format, sd.split)
+        pool_file = sidecar(sd.source, ".apis.jsonl")  # `toolace synth seed --out F` writes F's API pool
+        if not sd.source.startswith("hf:") and pool_file != Path(sd.source) and pool_file.is_file():
+            apis = read_jsonl(pool_file)
     labeled = [ex for ex in examples if ex.get("calls") is not None]
     n_labeled = len(labeled)
     if sd.limit is not None and len(labeled) > sd.limit:
@@ -57,8 +70,11 @@ def seed_examples(cfg: RunConfig, ctx: Ctx) -> dict[str, Any]:
         raise ValueError(f"seed data {sd.source!r}: no labeled example ({len(rejects)} rejected{first})")
     n = write_jsonl(ctx.path("seed", "examples.jsonl"), labeled)
     write_jsonl(ctx.path("seed", "rejects.jsonl"), rejects)
+    if apis:
+        write_jsonl(ctx.path("seed", "apis.jsonl"), apis)
     return {
         "examples": n,
+        "apis": len(apis),
         "read": len(examples),
         "unlabeled_skipped": len(examples) - n_labeled,
         "rejects": len(rejects),
@@ -69,15 +85,12 @@ def query_pool(cfg: RunConfig, ctx: Ctx, n: int) -> dict[str, Any]:
     """The unlabeled query pool for all rounds -> seed/queries.jsonl (rounds take disjoint slices)."""
     sd = cfg.seed_data
     if sd.queries == "synth":
-        pool = _synth("queries", sd.queries_synth, cfg.seed + 1, n, cfg.progress)
-    else:
+        pool, _ = _synth("queries", sd.queries_synth, cfg.seed + 1, n, cfg.progress)
+    elif sd.queries.startswith("hf:"):
         pool, _ = _load_source(sd.queries, sd.format, sd.split)
-    seen, out = set(), []
-    for ex in pool:  # unlabeled: calls/tools are what the round generates
-        q = example_query(ex).strip()
-        if q and q not in seen:
-            seen.add(q)
-            out.append({**ex, "tools": [], "calls": None})
+    else:  # a file of examples in any format, or a plain query log
+        pool, _ = read_queries(sd.queries, sd.format)
+    out = unlabeled_pool(pool)  # unlabeled: calls/tools are what the round generates
     if len(out) < n:
         console.print(f"[yellow]warning: only {len(out)} distinct unlabeled queries for {n} wanted[/yellow]")
     write_jsonl(ctx.path("seed", "queries.jsonl"), out)

@@ -38,10 +38,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from open_toolace import generation
-from open_toolace.config import ConfigError, save_config, to_dict
+from open_toolace.config import check_saved_config, save_config
 from open_toolace.formats import ToolCall, render_calls
 from open_toolace.formats.tools import tool_record
 from open_toolace.io import Manifest, atomic_write_json, read_json, read_jsonl, write_jsonl
@@ -126,31 +124,11 @@ def _seed(cfg: ToolaceRConfig, i: int, step: int) -> int:
     return cfg.seed * 1000 + i * 10 + step
 
 
-def _flat(d: dict, prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, dict) and v:
-            out.update(_flat(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def _check_config(cfg: ToolaceRConfig, out: Path) -> None:
-    saved = out / "config.yaml"
-    if not saved.exists():
-        return
-    old, new = _flat(yaml.safe_load(saved.read_text()) or {}), _flat(to_dict(cfg))
-    diff = [
-        f"  {k}: {old.get(k)!r} -> {new.get(k)!r}"
-        for k in sorted(set(old) | set(new))
-        if old.get(k) != new.get(k) and not any(k == f or k.startswith(f + ".") for f in RESUME_FREE)
-    ]
-    if diff:
-        raise ConfigError(
-            f"{out} holds a ToolACE-R run of another config; changed settings:\n" + "\n".join(diff) + "\n"
-            "Resume with the same config (iterations may grow), or choose another output dir."
-        )
+    check_saved_config(
+        out / "config.yaml", cfg, RESUME_FREE, refused=f"{out} holds a ToolACE-R run of another config",
+        hint="Resume with the same config (iterations may grow), or choose another output dir.",
+    )  # fmt: skip
 
 
 def _sha1(rows: list[Any]) -> str:

@@ -96,20 +96,12 @@ def sample_and_score(
     return out
 
 
-def pass_rates(
-    generator: Generator,
-    examples: Sequence[dict],
-    k: int = 4,
-    temperature: float = 0.7,
-    prompts: Mapping | str | None = None,
-    score: Score = score_example,
-    seed: int = 0,
-    max_new_tokens: int = 256,
-) -> list[float]:
+def pass_rates(generator: Generator, examples: Sequence[dict], *args: Any, **kw: Any) -> list[float]:
     """The current model's pass rate on each labeled example: right answers among `k` samples (0, 1/k,
-    ..., 1), in example order. What `select` ranks by; `sample_and_score` keeps the answers too."""
-    scored = sample_and_score(generator, examples, k, temperature, prompts, score, seed, max_new_tokens)
-    return [s.pass_rate for s in scored]
+    ..., 1), in example order. What `select` ranks by; `sample_and_score` keeps the answers too. Takes
+    `sample_and_score`'s arguments (k, temperature, prompts, score, seed, max_new_tokens), passed on as
+    given, so the two share one signature and one set of defaults."""
+    return [s.pass_rate for s in sample_and_score(generator, examples, *args, **kw)]
 
 
 def histogram(rates: Sequence[float], k: int) -> list[int]:

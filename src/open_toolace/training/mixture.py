@@ -230,6 +230,19 @@ def by_token_shares(
     return out, aim
 
 
+def tool_generation_samples(examples: Iterable[dict], cfg: TaskMixConfig, skipped: Counter) -> list[dict]:
+    """Tool-generation samples as `cfg` sets them (max tools, extra tools, optional parameters, prompt set):
+    one reading of the config for the bootstrap mixture and a round's triplets, so the two stay alike."""
+    return build_tool_generation(
+        examples,
+        max_tools=cfg.max_tools,
+        extra=cfg.tool_generation_extra,
+        optional=cfg.tool_generation_optional,
+        skipped=skipped,
+        prompts=cfg.prompt_set,
+    )
+
+
 def build_mixture(
     examples: Iterable[dict],
     cfg: TaskMixConfig | None = None,
@@ -273,14 +286,7 @@ def build_mixture(
             skipped=skipped,
             prompts=cfg.prompt_set,
         ),
-        "tool_generation": build_tool_generation(
-            labeled,
-            max_tools=cfg.max_tools,
-            extra=cfg.tool_generation_extra,
-            optional=cfg.tool_generation_optional,
-            skipped=skipped,
-            prompts=cfg.prompt_set,
-        ),
+        "tool_generation": tool_generation_samples(labeled, cfg, skipped),
         "invocation": build_invocation(labeled, pool, cfg, skipped=skipped),
         REFINEMENT: refinement,
     }

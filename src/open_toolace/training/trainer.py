@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import shutil
 import time
@@ -124,6 +125,18 @@ def _sft_config(SFTConfig, cfg: TrainConfig, output_dir, warmup: float, cuda: bo
     )
 
 
+def warmup_steps(cfg: TrainConfig, n_rows: int, world: int = 1) -> int:
+    """Warmup optimizer steps: `warmup_ratio` of the run's steps, rounded DOWN. transformers rounds a ratio
+    up, so a run of fewer than 10 steps (a small round: 10 samples at an effective batch of 8 are 2 steps)
+    got one warmup step and took its first step at learning rate 0: a 1-step round trained nothing."""
+    micro = math.ceil(n_rows / (cfg.per_device_train_batch_size * world))
+    per_epoch = max(1, micro // cfg.accumulation_steps(world))
+    total = (
+        cfg.max_steps if cfg.max_steps and cfg.max_steps > 0 else math.ceil(per_epoch * cfg.num_train_epochs)
+    )
+    return int(cfg.warmup_ratio * total)
+
+
 def make_trainer(cfg: TrainConfig, rows: list[dict], output_dir: str | Path, callbacks: list | None = None):
     """An SFTTrainer over tokenized `rows` (from `prepare_samples`) with the model `cfg` describes."""
     from datasets import Dataset
@@ -132,6 +145,7 @@ def make_trainer(cfg: TrainConfig, rows: list[dict], output_dir: str | Path, cal
     from open_toolace.training.sft import CompletionSFTTrainer
 
     args = sft_config(cfg, output_dir)  # first: it sets up the distributed state
+    args.warmup_steps = warmup_steps(cfg, len(rows), world_size())
     model, tok = load_base(cfg)
     peft_config = None
     if cfg.adapter:
