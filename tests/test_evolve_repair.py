@@ -311,6 +311,8 @@ def test_hostile_outputs_are_recorded_rejections_and_fast():
         ("get_the_weather", "WHAT IS THE WEATHER IN PARIS", False),
         ("get_john_smith_orders", "Look up the orders of John Smith", True),
         ("lookup_order", "Look up order A1234 for John Smith", False),
+        ("real_quick_work_out_volume", "Real quick, work out the final volume of a 5.29 M stock.", True),
+        ("get_my_orders", "Please get my orders.", False),  # one filler word: kept
     ],
 )
 def test_over_specific_name(name, query, rejected):

@@ -288,6 +288,33 @@ def query_values(query: str) -> set[str]:
     return out
 
 
+# Conversational words of a request that never belong in a tool's name.
+_FILLER_WORDS = frozenset(
+    [
+        "hi",
+        "hey",
+        "hello",
+        "real",
+        "quick",
+        "please",
+        "thanks",
+        "thank",
+        "could",
+        "would",
+        "can",
+        "you",
+        "me",
+        "my",
+        "favor",
+        "kindly",
+        "just",
+        "like",
+        "wondering",
+        "appreciate",
+    ]
+)
+
+
 def over_specific_name(name: str, query: str) -> str | None:
     """Why `name` is too specific to the query it was written for (None when it is not): it holds a
     number of 2+ digits (`..._2025`), or 2+ of the query's value-like words (`book_london_paris_flight`).
@@ -297,6 +324,13 @@ def over_specific_name(name: str, query: str) -> str | None:
     digits = sorted({w for w in words if w.isdigit() and len(w) >= 2})
     if digits:
         return f"tool name {name!r} holds the number(s) {', '.join(digits)}; a number belongs in a parameter"
+    said = set(re.findall(r"[a-z]+", query.lower()))
+    fillers = sorted({w for w in words if w in _FILLER_WORDS and w in said})
+    if len(fillers) >= 2:  # `real_quick_work_out_volume`: the query's chit-chat copied into the name
+        return (
+            f"tool name {name!r} copies the query's filler words ({', '.join(fillers)}); a name says what "
+            "the tool does"
+        )
     values = query_values(query)
     hits = sorted({w for w in words if w in values})
     if len(hits) >= 2:
