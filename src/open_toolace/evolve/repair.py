@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from open_toolace.checks import check_tools
-from open_toolace.formats.tools import MAX_NAME_LEN, NAME_RE, ToolFormatError, parse_tool
+from open_toolace.formats.tools import MAX_NAME_LEN, NAME_RE, ToolFormatError, name_words, parse_tool
 
 REPAIR_KINDS = {
     "python_literal": "single quotes, Python escapes or True/False/None rewritten as JSON",
@@ -76,12 +76,6 @@ def _plain(value: Any, fixes: list[tuple[str, str]], path: str) -> Any:
 
 
 # ----------------------------------------------------------------------------- names and descriptions
-
-
-def name_words(name: str) -> list[str]:
-    """The lower-case words of a tool name: split at `_`, `.`, `-`, spaces and camelCase humps."""
-    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
-    return [w.lower() for w in re.split(r"[_.\-\s]+", spaced) if w]
 
 
 def describe_name(name: str) -> str:

@@ -223,23 +223,10 @@ def read_python_tools(text: str, *, query: str | None = None, m: int | None = No
     return ToolParse(tools_out, problems, _repair_records(by_index, kept))
 
 
-def parse_python_tools(text: str) -> tuple[list[dict], list[Rejection]]:
-    """Parse a model's Python tool stubs (formats/python_doc/); same contract as `parse_tool_list`
-    (raises `ValueError` with `bad_python` when no definition can be read at all)."""
-    got = read_python_tools(text)
-    return got.tools, got.problems
-
-
 def read_tools(text: str, fmt: str, *, query: str | None = None, m: int | None = None) -> ToolParse:
     """Tools in a model's output, read (and repaired) in the tool-doc format its prompt asked for."""
     reader = read_python_tools if fmt == "python" else read_tool_list
     return reader(text, query=query, m=m)
-
-
-def parse_tools_as(text: str, fmt: str) -> tuple[list[dict], list[Rejection]]:
-    """Tools in a model's output, read in the tool-doc format its prompt asked for (`json` or `python`)."""
-    got = read_tools(text, fmt)
-    return got.tools, got.problems
 
 
 def _valid_tools(

@@ -277,3 +277,10 @@ def tool_record(t: Tool | Mapping) -> dict:
     if isinstance(t, Mapping) and {"name", "parameters"} <= set(t) and "function" not in t:
         return dict(t)
     return parse_tool(t).to_dict()
+
+
+def name_words(name: str) -> list[str]:
+    """The lower-case words of a tool name, split at camelCase humps and at every run of characters that
+    are not letters or digits (`weather.getForecast_v2` -> [weather, get, forecast, v2])."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return [w.lower() for w in re.split(r"[\W_]+", spaced) if w]

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from open_toolace.data.records import example_user_text
 from open_toolace.formats import ToolCall, render_calls
-from open_toolace.formats.tools import tool_record
+from open_toolace.formats.tools import name_words, tool_record
 from open_toolace.prompts import (
     format_tool,
     format_tools,
@@ -225,12 +225,12 @@ class _Pool:
         names (an abstention must not be offered `get_weather_forecast` when it needs `get_weather`)."""
         if k <= 0 or not self.tools:
             return []
-        words = set().union(*map(name_words, unlike)) if unlike else set()
+        words = set().union(*map(content_words, unlike)) if unlike else set()
         if not words:
             # Oversample by the excluded count, then filter: exact without scanning the whole pool.
             picks = rng.sample(self.tools, min(len(self.tools), k + len(exclude)))
             return [t for t in picks if t["name"] not in exclude][:k]
-        ok = [t for t in self.tools if t["name"] not in exclude and not (name_words(t["name"]) & words)]
+        ok = [t for t in self.tools if t["name"] not in exclude and not (content_words(t["name"]) & words)]
         return rng.sample(ok, min(k, len(ok)))
 
 
@@ -275,10 +275,9 @@ _GENERIC_NAME_WORDS = frozenset(
 )
 
 
-def name_words(name: str) -> set[str]:
+def content_words(name: str) -> set[str]:
     """The content words of a tool name (`weather.get_forecast` -> {weather, forecast})."""
-    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1 \2", name)
-    return {w for w in re.split(r"[^a-z0-9]+", spaced.lower()) if w and w not in _GENERIC_NAME_WORDS}
+    return set(name_words(name)) - _GENERIC_NAME_WORDS
 
 
 def _invocation_sample(

@@ -77,14 +77,16 @@ def lora_config(cfg: TrainConfig):
     )
 
 
-def sft_config(cfg: TrainConfig, output_dir: str | Path):
-    """TrainConfig -> trl.SFTConfig. Inputs arrive tokenized and truncated, hence `max_length=None`."""
+def sft_config(cfg: TrainConfig, output_dir: str | Path, n_rows: int | None = None):
+    """TrainConfig -> trl.SFTConfig. Inputs arrive tokenized and truncated, hence `max_length=None`.
+    With `n_rows` (the training rows) warmup is a step count rounded down (`warmup_steps`); without,
+    it is left to transformers as a ratio (rounded up)."""
     import torch
     from trl import SFTConfig
 
-    warmup = cfg.warmup_ratio
-    if not 0 <= warmup < 1:
-        raise ValueError(f"warmup_ratio must be in [0, 1), got {warmup}")
+    if not 0 <= cfg.warmup_ratio < 1:
+        raise ValueError(f"warmup_ratio must be in [0, 1), got {cfg.warmup_ratio}")
+    warmup = cfg.warmup_ratio if n_rows is None else warmup_steps(cfg, n_rows, world_size())
     with warnings.catch_warnings():
         # TRL 1.16 still sets `gradient_checkpointing`, which transformers 5.23 renamed; nothing to act on.
         warnings.filterwarnings(
@@ -93,14 +95,14 @@ def sft_config(cfg: TrainConfig, output_dir: str | Path):
         return _sft_config(SFTConfig, cfg, output_dir, warmup, torch.cuda.is_available())
 
 
-def _sft_config(SFTConfig, cfg: TrainConfig, output_dir, warmup: float, cuda: bool):
+def _sft_config(SFTConfig, cfg: TrainConfig, output_dir, warmup: float | int, cuda: bool):
     return SFTConfig(
         output_dir=str(output_dir),
         per_device_train_batch_size=cfg.per_device_train_batch_size,
         gradient_accumulation_steps=cfg.accumulation_steps(world_size()),
         learning_rate=cfg.learning_rate,
         lr_scheduler_type=cfg.lr_scheduler_type,
-        warmup_steps=warmup,  # a float in [0, 1) is a ratio of the total steps (transformers 5)
+        warmup_steps=warmup,  # steps; a float in [0, 1) is a ratio of the total steps (transformers 5)
         weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm,
         num_train_epochs=cfg.num_train_epochs,
@@ -144,8 +146,7 @@ def make_trainer(cfg: TrainConfig, rows: list[dict], output_dir: str | Path, cal
 
     from open_toolace.training.sft import CompletionSFTTrainer
 
-    args = sft_config(cfg, output_dir)  # first: it sets up the distributed state
-    args.warmup_steps = warmup_steps(cfg, len(rows), world_size())
+    args = sft_config(cfg, output_dir, len(rows))  # first: it sets up the distributed state
     model, tok = load_base(cfg)
     peft_config = None
     if cfg.adapter:
