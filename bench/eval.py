@@ -280,6 +280,8 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
             "adapter": adapter,
             "generator_args": extra[name],
             "runaway_stops": gens[name].runaway_stops,
+            # where the generation time went: prefill vs decode steps vs the per-row stop check
+            "profile": {k: round(v, 2) for k, v in gens[name].profile.items()},
             "generation_seconds": secs,
             "by_category": {c: res["timing"][name].get(c) for c in cats},
             "partial": sorted(k.split(".")[0] for k in res["timing"][name] if k.endswith(".partial")),

@@ -8,6 +8,7 @@ import torch
 from open_toolace.generation import Sampling
 from open_toolace.generation.hf import HFGenerator, StopOnText, plan_batches
 from open_toolace.models import load_model
+from open_toolace.prompts import apply_chat_template
 
 # Prompts of clearly different lengths, so length-sorting reorders them and batches need padding.
 REQS = [[{"role": "user", "content": "tell me " * k + "something"}] for k in (1, 9, 3, 14, 5)]
@@ -324,3 +325,25 @@ def test_sampling_stop_runaway_overrides_the_generator_default():
     assert gen.runaway_stops == 2 and all(len(b[0]) < len(a[0]) for a, b in zip(full, cut, strict=True))
     with pytest.raises(ValueError):
         Sampling(repetition_penalty=0)
+
+
+def test_profile_counts_prefill_and_decode_work():
+    # 5 prompts of different lengths, batches of 2, every row decodes to the cap (tiny-random loops):
+    # decode row-steps are rows x new tokens, prefill tokens are the prompts' own (no shared prefix).
+    model, tok = load_model("tiny-random", dtype="float32")
+    gen = HFGenerator(
+        model_obj=model,
+        tokenizer=tok,
+        stop_at_call_end=False,
+        decode_segment=4,
+        batch_size=2,
+        share_prefix=False,
+    )
+    gen.generate(REQS, Sampling(max_new_tokens=8), progress=False)
+    prof = gen.profile
+    lengths = [len(tok(apply_chat_template(tok, r), add_special_tokens=False)["input_ids"]) for r in REQS]
+    assert prof["batches"] == 3
+    assert prof["prefill_tokens"] == sum(lengths)
+    assert prof["decode_row_steps"] == 8 * len(REQS) and prof["decode_steps"] == 3 * 8
+    assert prof["decode_calls"] == 3 * 2  # 8 tokens in segments of 4
+    assert prof["prefill_s"] > 0 and prof["decode_s"] >= prof["stop_check_s"] > 0

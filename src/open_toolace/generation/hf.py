@@ -24,6 +24,7 @@ same seed and settings give the same completions (the caller's global RNG is lef
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from open_toolace.generation import (
@@ -60,6 +61,19 @@ def plan_batches(
     return batches
 
 
+PROFILE_KEYS = (
+    "batches", "prefill_s", "prefill_tokens", "decode_calls", "decode_steps", "decode_row_steps",
+    "decode_s", "stop_check_s",
+)  # fmt: skip
+
+
+def new_profile() -> dict[str, float]:
+    """Where HFGenerator's time goes, summed over its calls: prefill (seconds, prompt tokens past the shared
+    prefix), decode (generate() calls, steps, rows x steps, seconds, of which stop_check_s is the per-row
+    stop check). Reset it by assigning a new one."""
+    return dict.fromkeys(PROFILE_KEYS, 0)
+
+
 class StopOnText:
     """Stopping criterion per row: a stop string appeared, or a leading call list closed."""
 
@@ -71,10 +85,12 @@ class StopOnText:
             call_end,
         )
         self.done: Any = None
+        self.seconds = 0.0  # time spent in this check (decoding rows to text), for HFGenerator.profile
 
     def __call__(self, input_ids, scores, **kwargs):
         import torch
 
+        t0 = time.perf_counter()
         if self.done is None:
             self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
         for r in range(input_ids.shape[0]):
@@ -83,6 +99,7 @@ class StopOnText:
             text = self.tokenizer.decode(input_ids[r, self.prompt_len :], skip_special_tokens=True)
             if any(s in text for s in self.stop) or (self.call_end and call_list_end(text) is not None):
                 self.done[r] = True
+        self.seconds += time.perf_counter() - t0
         return self.done.clone()
 
 
@@ -152,6 +169,7 @@ class HFGenerator:
         self.prefill_rows, self.decode_segment = prefill_rows, decode_segment
         self.prefill_chunk = prefill_chunk
         self.stop_runaway, self.runaway_stops = stop_runaway, 0
+        self.profile = new_profile()
         if cpu_attention:
             use_cpu_decode_attention(self.model)
         if tune_malloc and on_cpu:
@@ -216,6 +234,7 @@ class HFGenerator:
             input_ids, mask = input_ids.repeat_interleave(n, dim=0), mask.repeat_interleave(n, dim=0)
         # The GPU path prefills all rows and columns at once.
         rows, chunk = (self.prefill_rows, self.prefill_chunk) if self.static_cache else (None, None)
+        t0 = time.perf_counter()
         cache = kv_cache.prefill(self.model, input_ids, mask, prefix, rows, chunk)
         if share:
             # The prompt ran once per prompt; its cache is repeated n times (num_return_sequences would run it n times).
@@ -224,6 +243,10 @@ class HFGenerator:
                 cache.batch_repeat_interleave(n)
         if cache is not None and self.static_cache:
             cache = kv_cache.to_static(cache, self.model.config, width + gen_config.max_new_tokens)
+        prof = self.profile
+        prof["batches"] += 1
+        prof["prefill_s"] += time.perf_counter() - t0
+        prof["prefill_tokens"] += int(mask.sum()) - p * mask.shape[0]
         texts = self._decode(input_ids, mask, cache, width, gen_config, stop, runaway)
         texts = [trim_completion(t, stop, self.stop_at_call_end) for t in texts]
         return [texts[i * n : (i + 1) * n] for i in range(len(ids))]
@@ -248,6 +271,7 @@ class HFGenerator:
             cfg = copy.deepcopy(gen_config)
             cfg.max_new_tokens, cfg.return_dict_in_generate = seg, True  # the result carries the cache
             criterion = StopOnText(self.tokenizer, width, stop, self.stop_at_call_end)
+            t0 = time.perf_counter()
             with torch.no_grad():
                 res = self.model.generate(
                     input_ids=input_ids,
@@ -257,7 +281,14 @@ class HFGenerator:
                     **({"past_key_values": cache} if cache is not None else {}),
                 )
             out, cache = res.sequences, res.past_key_values
-            left -= out.shape[1] - input_ids.shape[1]
+            steps = out.shape[1] - input_ids.shape[1]
+            prof = self.profile
+            prof["decode_s"] += time.perf_counter() - t0
+            prof["decode_calls"] += 1
+            prof["decode_steps"] += steps
+            prof["decode_row_steps"] += steps * out.shape[0]
+            prof["stop_check_s"] += criterion.seconds
+            left -= steps
             new = out[:, input_ids.shape[1] :]
             stopped = torch.isin(new, eos).any(-1)
             if criterion.done is not None:
