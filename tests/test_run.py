@@ -348,3 +348,17 @@ def test_check_resume_allows_only_resume_free_changes(tmp_path):
         check_resume(
             load_config(RunConfig, None, ["model=tiny-random", "bootstrap.train.learning_rate=1"]), tmp_path
         )
+
+
+RUN_CONFIGS = ("demo", "run_tiny", "bootstrap_levers", "cpu", "gpu")
+
+
+@pytest.mark.parametrize("name", RUN_CONFIGS)
+def test_shipped_run_configs_load(name):
+    # a typo'd key in a shipped run config is a ConfigError here, not an hour into `toolace run`
+    path = Path(__file__).parent.parent / "configs" / f"{name}.yaml"
+    cfg = load_config(RunConfig, path, [])
+    assert cfg.name and cfg.out_root
+    if name == "gpu":  # it has not run on a GPU yet: its header says so until it has
+        assert "UNVERIFIED" in path.read_text(encoding="utf-8")[:400]
+        assert cfg.backend == "vllm"

@@ -265,3 +265,20 @@ def test_warmup_rounds_down_so_a_small_round_trains_from_its_first_step():
     assert warmup_steps(small, 10) == 0  # 2 steps: transformers' ceil(0.2) = 1 would spend step 1 at lr 0
     assert warmup_steps(small, 400) == 5  # 50 steps
     assert warmup_steps(TrainConfig(max_steps=30, warmup_ratio=0.1), 10_000) == 3
+
+
+def test_step_cap_bounds_the_steps_but_never_repeats_the_data(tmp_path):
+    from open_toolace.training.config import TrainConfig
+    from open_toolace.training.trainer import sft_config
+
+    cfg = TrainConfig(
+        per_device_train_batch_size=1,
+        effective_batch_size=8,
+        num_train_epochs=1,
+        warmup_ratio=0.1,
+        step_cap=25,
+    )
+    big = sft_config(cfg, tmp_path, 400)  # 50 steps in an epoch: capped at 25, warmup 10% of those
+    assert big.max_steps == 25 and big.warmup_steps == 2
+    small = sft_config(cfg, tmp_path, 40)  # 5 steps: one epoch, not 25 steps looping over 40 rows
+    assert small.max_steps == -1 and small.num_train_epochs == 1 and small.warmup_steps == 0

@@ -49,6 +49,13 @@ class TrainConfig:
     max_steps: int = field(
         default=-1, metadata={"help": "stop after this many optimizer steps (-1: use epochs)"}
     )
+    step_cap: int | None = field(
+        default=None,
+        metadata={
+            "help": "at most this many optimizer steps: the epochs' steps when fewer (null: no cap). Unlike "
+            "max_steps it never repeats the data: a round that kept little trains on what it kept, once"
+        },
+    )
     per_device_train_batch_size: int = field(
         default=2, metadata={"help": "samples per forward pass and process"}
     )

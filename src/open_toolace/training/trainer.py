@@ -86,6 +86,10 @@ def sft_config(cfg: TrainConfig, output_dir: str | Path, n_rows: int | None = No
 
     if not 0 <= cfg.warmup_ratio < 1:
         raise ValueError(f"warmup_ratio must be in [0, 1), got {cfg.warmup_ratio}")
+    if n_rows is not None and cfg.step_cap and cfg.max_steps <= 0:
+        steps = total_steps(cfg, n_rows, world_size())
+        if steps > cfg.step_cap:
+            cfg = replace(cfg, max_steps=cfg.step_cap)
     warmup = cfg.warmup_ratio if n_rows is None else warmup_steps(cfg, n_rows, world_size())
     with warnings.catch_warnings():
         # TRL 1.16 still sets `gradient_checkpointing`, which transformers 5.23 renamed; nothing to act on.
@@ -127,16 +131,20 @@ def _sft_config(SFTConfig, cfg: TrainConfig, output_dir, warmup: float | int, cu
     )
 
 
+def total_steps(cfg: TrainConfig, n_rows: int, world: int = 1) -> int:
+    """Optimizer steps of a run over `n_rows`: max_steps when set, else the epochs' steps."""
+    if cfg.max_steps and cfg.max_steps > 0:
+        return cfg.max_steps
+    micro = math.ceil(n_rows / (cfg.per_device_train_batch_size * world))
+    per_epoch = max(1, micro // cfg.accumulation_steps(world))
+    return math.ceil(per_epoch * cfg.num_train_epochs)
+
+
 def warmup_steps(cfg: TrainConfig, n_rows: int, world: int = 1) -> int:
     """Warmup optimizer steps: `warmup_ratio` of the run's steps, rounded DOWN. transformers rounds a ratio
     up, so a run of fewer than 10 steps (a small round: 10 samples at an effective batch of 8 are 2 steps)
     got one warmup step and took its first step at learning rate 0: a 1-step round trained nothing."""
-    micro = math.ceil(n_rows / (cfg.per_device_train_batch_size * world))
-    per_epoch = max(1, micro // cfg.accumulation_steps(world))
-    total = (
-        cfg.max_steps if cfg.max_steps and cfg.max_steps > 0 else math.ceil(per_epoch * cfg.num_train_epochs)
-    )
-    return int(cfg.warmup_ratio * total)
+    return int(cfg.warmup_ratio * total_steps(cfg, n_rows, world))
 
 
 def make_trainer(cfg: TrainConfig, rows: list[dict], output_dir: str | Path, callbacks: list | None = None):
