@@ -85,6 +85,28 @@ def test_lora_adapter_on_tiny_random(tmp_path):
         assert not torch.allclose(m(ids).logits, plain(ids).logits)  # the adapter changes the output
 
 
+def test_merged_adapter_computes_what_the_unmerged_one_does(tmp_path):
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    base, _ = models.load_model("tiny-random", dtype="float32")
+    get_peft_model(
+        base, LoraConfig(r=4, target_modules="all-linear", init_lora_weights=False)
+    ).save_pretrained(tmp_path / "adapter")
+    adapter = str(tmp_path / "adapter")
+    unmerged, _ = models.load_model("tiny-random", dtype="float32", adapter=adapter)
+    merged, _ = models.load_model("tiny-random", dtype="float32", adapter=adapter, merge_adapter=True)
+    assert isinstance(unmerged, PeftModel) and not isinstance(merged, PeftModel)
+    assert not any("lora" in name for name, _ in merged.named_parameters())
+    ids = torch.tensor([[1, 2, 3, 4, 5]])
+    with torch.no_grad():
+        torch.testing.assert_close(merged(ids).logits, unmerged(ids).logits, rtol=1e-4, atol=1e-4)
+    # bf16: merged in fp32, then cast (the weights a bf16 generator runs)
+    merged16, _ = models.load_model("tiny-random", dtype="bfloat16", adapter=adapter, merge_adapter=True)
+    assert next(merged16.parameters()).dtype == torch.bfloat16
+    with torch.no_grad():
+        torch.testing.assert_close(merged16(ids).logits.float(), unmerged(ids).logits, rtol=0.05, atol=0.05)
+
+
 @pytest.mark.slow
 def test_embedded_smollm2_converts_once_then_loads_fast(tmp_path, monkeypatch):
     monkeypatch.setenv("OPEN_TOOLACE_CACHE", str(tmp_path))

@@ -341,17 +341,28 @@ def _ensure_eos(model, tok) -> None:
 
 
 def load_model(
-    spec: str = DEFAULT_MODEL, adapter: str | None = None, dtype: str = "auto", device: str = "auto"
+    spec: str = DEFAULT_MODEL,
+    adapter: str | None = None,
+    dtype: str = "auto",
+    device: str = "auto",
+    merge_adapter: bool = False,
 ):
     """Load `(model, tokenizer)` in eval mode; `adapter` is a PEFT (LoRA) dir applied on top of the base.
 
-    A spec that is itself a LoRA adapter dir loads the base it names and the adapter.
+    A spec that is itself a LoRA adapter dir loads the base it names and the adapter. `merge_adapter`: fold
+    the LoRA weights into the base weights (a plain transformers model, for inference): an unmerged LoRA
+    runs two extra small matmuls per linear layer (in fp32 under a bf16 base: PEFT upcasts adapters), which
+    on CPU cost more than the layer. The merge is done in fp32 and the result cast to `dtype`.
     """
+    import torch
     from transformers import AutoModelForCausalLM
 
     dev = _device(device)
     torch_dtype = _torch_dtype(dtype, dev)
     spec, adapter = split_adapter(spec, adapter)
+    final_dtype = torch_dtype
+    if merge_adapter and adapter is not None:
+        torch_dtype = torch.float32
     if spec == TINY_RANDOM:
         model, tok = _tiny_random()
         model = model.to(dtype=torch_dtype)
@@ -366,6 +377,8 @@ def load_model(
         if not (Path(adapter) / "adapter_config.json").exists():
             raise ModelNotAvailable(f"{adapter}: not a PEFT adapter dir (no adapter_config.json)")
         model = PeftModel.from_pretrained(model, adapter)
+        if merge_adapter:
+            model = model.merge_and_unload().to(dtype=final_dtype)
     model.to(dev)
     model.eval()
     return model, tok

@@ -126,8 +126,11 @@ class HFGenerator:
         model_obj: Any = None,
         tokenizer: Any = None,
         threads: int | None = None,
+        merge_adapter: bool = True,
     ):
         """`model`: a spec for `models.load_model`, or pass an already loaded `model_obj` + `tokenizer`.
+        `merge_adapter`: fold a LoRA `adapter` into the base weights (`models.load_model`): the same model,
+        without the adapter's extra matmuls at every layer and step.
 
         `share_prefix`: run the tokens all requests of a call start with (a shared system prompt) once, not
         once per row. `static_cache`: a preallocated KV cache (default: on CPU). Both need a model whose layers
@@ -151,7 +154,11 @@ class HFGenerator:
             from open_toolace.models import load_model
 
             model_obj, tokenizer = load_model(
-                model or "embedded:smollm2-135m", adapter=adapter, dtype=dtype, device=device
+                model or "embedded:smollm2-135m",
+                adapter=adapter,
+                dtype=dtype,
+                device=device,
+                merge_adapter=merge_adapter,
             )
         elif tokenizer is None:
             raise ValueError("HFGenerator(model_obj=...) also needs tokenizer=")
