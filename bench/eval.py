@@ -53,6 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--max-new-tokens", type=int, default=256)
     ap.add_argument(
+        "--save-every",
+        type=int,
+        default=None,
+        help="--arms: items per generate call (default: --batch-size); several batches per call let the "
+        "hf backend decode the last rows of every batch together (defer_rows)",
+    )
+    ap.add_argument(
         "--dtype",
         default="auto",
         help="weights dtype of the hf backend (auto: bfloat16 on CUDA with bf16 or a CPU with native bf16, "
@@ -265,7 +272,7 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
         args.out,
         limit=args.limit,
         max_new_tokens=args.max_new_tokens,
-        save_every=args.batch_size,
+        save_every=args.save_every or args.batch_size,
         meta=meta,
     )
     cats = res["categories"]
@@ -298,6 +305,7 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
         "full_set": args.limit is None and cats == resolve_categories("non_live"),
         "max_new_tokens": args.max_new_tokens,
         "batch_size": args.batch_size,
+        "save_every": args.save_every or args.batch_size,
         "target_seconds": ARM_TARGET_SECONDS[kind],
         "arms": arms,
         f"paired_{names[-1]}_minus_{names[0]}": paired,

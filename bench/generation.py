@@ -27,7 +27,8 @@ from pathlib import Path
 import torch
 
 from open_toolace.generation import Sampling
-from open_toolace.generation.hf import HFGenerator, StopOnText
+from open_toolace.generation.batching import StopOnText
+from open_toolace.generation.hf import HFGenerator
 from open_toolace.hardware import machine_info
 from open_toolace.io import atomic_write_json
 from open_toolace.models import DEFAULT_MODEL, load_model

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from open_toolace.generation import Sampling
-from open_toolace.generation.hf import HFGenerator, StopOnText, plan_batches
+from open_toolace.generation.batching import StopOnText, plan_batches
+from open_toolace.generation.hf import HFGenerator
 from open_toolace.models import load_model
 from open_toolace.prompts import apply_chat_template
 
@@ -347,3 +348,32 @@ def test_profile_counts_prefill_and_decode_work():
     assert prof["decode_row_steps"] == 8 * len(REQS) and prof["decode_steps"] == 3 * 8
     assert prof["decode_calls"] == 3 * 2  # 8 tokens in segments of 4
     assert prof["prefill_s"] > 0 and prof["decode_s"] >= prof["stop_check_s"] > 0
+
+
+@pytest.mark.parametrize("n", [1, 2])
+def test_deferred_rows_go_on_together_without_changing_outputs(model_tok, n):
+    # Batches of 2 prompts with decode segments of 3: once a batch is down to one prompt's n live rows, they are
+    # set aside and
+    # decoded at the end with the other batches' last rows, from its prompt + the tokens it wrote so far.
+    import copy
+
+    model, tok = model_tok
+    plain_model = copy.deepcopy(model)
+    plain_model.set_attn_implementation("sdpa")
+    plain = HFGenerator(model_obj=plain_model, tokenizer=tok, batch_size=8, decode_segment=None, share_prefix=False,
+                        static_cache=False, cpu_attention=False, stop_at_call_end=False)  # fmt: skip
+    s = Sampling(n=n, temperature=1.0 if n > 1 else 0.0, top_k=1, max_new_tokens=12)
+    full = plain.generate(SHARED_REQS, s, progress=False)
+    stops = [[t[4:6]] for (t, *_) in full[:3]]  # each ends some rows early, so batches shrink to one row
+    for stop in stops:
+        want = plain.generate(SHARED_REQS, s.with_(stop=stop), progress=False)
+        fast = HFGenerator(model_obj=copy.deepcopy(model), tokenizer=tok, batch_size=2, decode_segment=3,
+                           defer_rows=n, stop_at_call_end=False)  # fmt: skip
+        assert fast.generate(SHARED_REQS, s.with_(stop=stop), progress=False) == want
+        if fast.profile["deferred_rows"]:
+            break
+    assert fast.profile["deferred_rows"] > 0  # some row really went on in the final batch
+    off = HFGenerator(model_obj=copy.deepcopy(model), tokenizer=tok, batch_size=2, decode_segment=3,
+                      defer_rows=None, stop_at_call_end=False)  # fmt: skip
+    assert off.generate(SHARED_REQS, s.with_(stop=stop), progress=False) == want
+    assert off.profile["deferred_rows"] == 0

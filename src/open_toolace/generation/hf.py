@@ -12,7 +12,9 @@ What makes it fast compared with one `generate` call per prompt and sample:
   (static) KV cache, and run one-token attention as two matmuls (`cpu_attention.py`); bench/eval.py --levers
   measures each; glibc's malloc keeps freed memory (`malloc.py`);
 - rows stop at EOS, at a stop string, right after the `]` closing a leading call list
-  (`stop_at_call_end`); decoding runs in segments of `decode_segment` tokens and drops the rows that stopped.
+  (`stop_at_call_end`); decoding runs in segments of `decode_segment` tokens and drops the rows that stopped;
+  a batch's last few live rows are set aside and decoded with the other batches' last rows (`defer_rows`).
+Batch planning, the stop criterion and the time profile are in `generation/batching.py`.
 
 Reproducible: each batch is seeded from `seed` and its index under a forked RNG, so the same requests with the
 same seed and settings give the same completions (the caller's global RNG is left alone).
@@ -27,80 +29,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from open_toolace.generation import (
-    GREEDY,
-    Message,
-    Sampling,
-    call_list_end,
-    is_runaway,
-    kv_cache,
-    trim_completion,
-)
+from open_toolace.generation import GREEDY, Message, Sampling, is_runaway, kv_cache, trim_completion
+from open_toolace.generation.batching import StopOnText, new_profile, plan_batches
 from open_toolace.generation.cpu_attention import use_cpu_decode_attention
 from open_toolace.generation.malloc import keep_freed_memory
 from open_toolace.prompts import apply_chat_template
-
-
-def plan_batches(
-    lengths: list[int], n: int, max_new_tokens: int, batch_size: int, max_batch_tokens: int | None
-) -> list[list[int]]:
-    """Group request indices into batches, longest first; a batch holds at most `batch_size` prompts and
-    (when `max_batch_tokens` is set) at most that many row-tokens (`n` rows per prompt x padded length)."""
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
-    batches: list[list[int]] = []
-    for i in order:
-        if batches:
-            cur = batches[-1]
-            longest = lengths[cur[0]]  # sorted descending: the first prompt is the longest
-            rows = (len(cur) + 1) * n
-            fits_tokens = max_batch_tokens is None or rows * (longest + max_new_tokens) <= max_batch_tokens
-            if len(cur) < batch_size and fits_tokens:
-                cur.append(i)
-                continue
-        batches.append([i])
-    return batches
-
-
-PROFILE_KEYS = (
-    "batches", "prefill_s", "prefill_tokens", "decode_calls", "decode_steps", "decode_row_steps",
-    "decode_s", "stop_check_s",
-)  # fmt: skip
-
-
-def new_profile() -> dict[str, float]:
-    """Where HFGenerator's time goes, summed over its calls: prefill (seconds, prompt tokens past the shared
-    prefix), decode (generate() calls, steps, rows x steps, seconds, of which stop_check_s is the per-row
-    stop check). Reset it by assigning a new one."""
-    return dict.fromkeys(PROFILE_KEYS, 0)
-
-
-class StopOnText:
-    """Stopping criterion per row: a stop string appeared, or a leading call list closed."""
-
-    def __init__(self, tokenizer: Any, prompt_len: int, stop: list[str] | None, call_end: bool):
-        self.tokenizer, self.prompt_len, self.stop, self.call_end = (
-            tokenizer,
-            prompt_len,
-            stop or [],
-            call_end,
-        )
-        self.done: Any = None
-        self.seconds = 0.0  # time spent in this check (decoding rows to text), for HFGenerator.profile
-
-    def __call__(self, input_ids, scores, **kwargs):
-        import torch
-
-        t0 = time.perf_counter()
-        if self.done is None:
-            self.done = torch.zeros(input_ids.shape[0], dtype=torch.bool, device=input_ids.device)
-        for r in range(input_ids.shape[0]):
-            if self.done[r]:
-                continue
-            text = self.tokenizer.decode(input_ids[r, self.prompt_len :], skip_special_tokens=True)
-            if any(s in text for s in self.stop) or (self.call_end and call_list_end(text) is not None):
-                self.done[r] = True
-        self.seconds += time.perf_counter() - t0
-        return self.done.clone()
 
 
 class HFGenerator:
@@ -121,6 +54,7 @@ class HFGenerator:
         prefill_chunk: int | None = 256,
         decode_segment: int | None = 32,
         stop_runaway: bool = False,
+        defer_rows: int | None = 8,
         cpu_attention: bool = True,
         tune_malloc: bool = True,
         model_obj: Any = None,
@@ -140,7 +74,11 @@ class HFGenerator:
         `decode_segment`: decode this many tokens at a time and drop the rows that stopped in between (None:
         one generate() call). `stop_runaway`: the default of `Sampling.stop_runaway`: at each segment
         boundary, also stop a row whose new tokens end in one block repeated 8+ times (`is_runaway`: a loop
-        that would run to the cap); `runaway_stops` counts them. `cpu_attention`: decode steps on CPU use `cpu_attention.cpu_decode_attention`
+        that would run to the cap); `runaway_stops` counts them. `defer_rows`: when a batch is down to this
+        many live rows at a segment boundary and the call has more batches, its last rows are set aside and
+        decoded together with the other batches' last rows at the end (prompt + tokens so far prefilled again),
+        so a few long rows do not each keep a batch's decode steps running alone (None: off).
+        `cpu_attention`: decode steps on CPU use `cpu_attention.cpu_decode_attention`
         (switches an sdpa model, process-wide). `tune_malloc`: on CPU, keep freed memory in the process
         (`malloc.keep_freed_memory`, process-wide) rather than fault it in again at every step.
         `threads`: set torch's intra-op threads (process-wide). On a busy shared CPU, 1 thread was 3-8x faster
@@ -176,6 +114,7 @@ class HFGenerator:
         self.prefill_rows, self.decode_segment = prefill_rows, decode_segment
         self.prefill_chunk = prefill_chunk
         self.stop_runaway, self.runaway_stops = stop_runaway, 0
+        self.defer_rows = defer_rows
         self.profile = new_profile()
         if cpu_attention:
             use_cpu_decode_attention(self.model)
@@ -222,7 +161,12 @@ class HFGenerator:
         stop: list[str] | None,
         prefix: kv_cache.PrefixKV | None = None,
         runaway: bool = False,
-    ) -> list[list[str]]:
+        generated: int = 0,
+        defer: int = 0,
+    ) -> tuple[list[list[str | None]], list[tuple[int, list[int], int]]]:
+        """Texts per prompt (n each; None for a row set aside) and the rows set aside as (row, new token
+        ids, tokens left). `generated`: the last this-many tokens of every prompt are the row's own earlier
+        output (a set-aside row going on), so they belong to its text."""
         import torch
 
         device = next(self.model.parameters()).device
@@ -253,16 +197,28 @@ class HFGenerator:
         prof = self.profile
         prof["batches"] += 1
         prof["prefill_s"] += time.perf_counter() - t0
-        prof["prefill_tokens"] += int(mask.sum()) - p * mask.shape[0]
-        texts = self._decode(input_ids, mask, cache, width, gen_config, stop, runaway)
-        texts = [trim_completion(t, stop, self.stop_at_call_end) for t in texts]
-        return [texts[i * n : (i + 1) * n] for i in range(len(ids))]
+        prof["prefill_tokens"] += sum(len(x) - p for x in ids) * (n if n > 1 and not share else 1)
+        texts, deferred = self._decode(
+            input_ids, mask, cache, width - generated, gen_config, stop, runaway, defer
+        )
+        texts = [None if t is None else trim_completion(t, stop, self.stop_at_call_end) for t in texts]
+        return [texts[i * n : (i + 1) * n] for i in range(len(ids))], deferred
 
     def _decode(
-        self, input_ids, mask, cache, width: int, gen_config, stop: list[str] | None, runaway: bool
-    ) -> list[str]:
+        self,
+        input_ids,
+        mask,
+        cache,
+        width: int,
+        gen_config,
+        stop: list[str] | None,
+        runaway: bool,
+        defer: int = 0,
+    ) -> tuple[list[str | None], list[tuple[int, list[int], int]]]:
         """generate() in segments of `decode_segment` tokens; rows that stopped are dropped between segments
-        (generate() itself keeps computing a finished row until the whole batch has stopped)."""
+        (generate() itself keeps computing a finished row until the whole batch has stopped). With `defer`,
+        once at most that many rows are live (and fewer than at the start) they are returned, unfinished, as
+        (row, new token ids, tokens left) instead."""
         import copy
 
         import torch
@@ -271,7 +227,8 @@ class HFGenerator:
         eos = gen_config.eos_token_id
         eos = torch.tensor(eos if isinstance(eos, list) else [eos], device=input_ids.device)
         rows = list(range(input_ids.shape[0]))  # original row of each current row
-        texts: list[str] = [""] * len(rows)
+        texts: list[str | None] = [""] * len(rows)
+        deferred: list[tuple[int, list[int], int]] = []
         left = gen_config.max_new_tokens
         while rows:
             seg = min(left, self.decode_segment or left)
@@ -315,13 +272,19 @@ class HFGenerator:
             keep = (~stopped).nonzero().flatten()
             if len(keep) == 0:
                 break
+            if len(keep) <= defer and len(keep) < len(texts):
+                for r in keep.tolist():
+                    texts[rows[r]] = None
+                    deferred.append((rows[r], out[r, width:].tolist(), left))
+                self.profile["deferred_rows"] += len(keep)
+                break
             rows = [rows[r] for r in keep.tolist()]
             # Continue from the full sequences: the cache holds all but the last new token, fed next time.
             input_ids = out[keep]
             mask = torch.cat([mask, mask.new_ones(mask.shape[0], new.shape[1])], dim=1)[keep]
             if len(keep) < len(stopped):
                 cache = kv_cache.select_rows(cache, keep)
-        return texts
+        return texts, deferred
 
     def generate(
         self,
@@ -329,6 +292,8 @@ class HFGenerator:
         sampling: Sampling = GREEDY,
         progress: bool = True,
     ) -> list[list[str]]:
+        import copy
+
         import torch
         from tqdm.auto import tqdm
 
@@ -350,13 +315,35 @@ class HFGenerator:
         dev = next(self.model.parameters()).device
         devices = [dev] if dev.type == "cuda" else []
         bar = tqdm(total=len(requests), desc=f"generate n={n}", unit="prompt", disable=not progress)
+        defer = (self.defer_rows or 0) if len(batches) > 1 else 0
+        pending: dict[int, list[tuple[int, int, list[int]]]] = {}  # tokens left -> (request, sample, new ids)
         for b, batch in enumerate(batches):
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed((seed * 1_000_003 + b) % (2**63))
-                outs = self._run_batch([ids[i] for i in batch], n_run, gen_config, stop, prefix, runaway)
+                outs, deferred = self._run_batch(
+                    [ids[i] for i in batch], n_run, gen_config, stop, prefix, runaway, defer=defer
+                )
             for i, o in zip(batch, outs, strict=True):
                 results[i] = o * n if greedy else o
+            for row, new, left in deferred:
+                pending.setdefault(left, []).append((batch[row // n_run], row % n_run, new))
             bar.update(len(batch))
+        # The rows set aside, all batches' together: each goes on from its prompt + the tokens it wrote.
+        for g, (left, rows) in enumerate(sorted(pending.items())):
+            cfg = copy.deepcopy(gen_config)
+            cfg.max_new_tokens = left
+            for s in range(0, len(rows), self.batch_size):
+                part = rows[s : s + self.batch_size]
+                with torch.random.fork_rng(devices=devices):
+                    torch.manual_seed((seed * 1_000_003 + len(batches) + 7919 * g + s) % (2**63))
+                    outs, _ = self._run_batch(
+                        [ids[i] + new for i, _, new in part], 1, cfg, stop, prefix, runaway, len(part[0][2])
+                    )
+                for (i, j, _), (text,) in zip(part, outs, strict=True):
+                    if greedy:
+                        results[i] = [text] * n
+                    else:
+                        results[i][j] = text
         bar.close()
         return [r for r in results if r is not None]
 
