@@ -1,0 +1,111 @@
+"""Summarize bootstrap-only runs (configs/bootstrap_levers.yaml) into one table with paired intervals.
+
+Each run directory is one arm: its training (steps, tokens, wall time) and its BFCL scores on the same items;
+every arm is paired with the arm named by --against (default: each arm's previous one in the list) on the
+items both hold (95% interval of the difference, evaluate.compare).
+
+    toolace run configs/bootstrap_levers.yaml name=levers-base
+    toolace run configs/bootstrap_levers.yaml name=levers-lr1e3 bootstrap.train.learning_rate=1e-3
+    python bench/bootstrap_levers.py runs/levers-base runs/levers-lr1e3   # -> bench/results/bootstrap_levers.json
+    python bench/bootstrap_levers.py runs/levers-* --against levers-base=levers-lr1e3 ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results" / "bootstrap_levers.json"
+
+
+def arm_summary(run: Path) -> dict[str, Any]:
+    import yaml
+
+    from open_toolace.io import read_json
+
+    cfg = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
+    tm = read_json(run / "bootstrap" / "adapter" / "train_metrics.json")
+    scores = read_json(run / "eval" / "bootstrap" / "scores.json")
+    cats = scores["categories"]
+    acc = {c: round(100 * v["accuracy"], 1) for c, v in cats.items()}
+    if "irrelevance" in cats and cats["irrelevance"].get("honest_accuracy") is not None:
+        acc["irrelevance_honest"] = round(100 * cats["irrelevance"]["honest_accuracy"], 1)
+    return {
+        "run": str(run),
+        "seed": {"source": cfg["seed_data"]["source"], "examples": cfg["seed_data"]["limit"]},
+        "learning_rate": cfg["bootstrap"]["train"]["learning_rate"],
+        "abstention_share": cfg["bootstrap"]["mix"]["abstention_share"],
+        "train": {
+            "steps": tm["global_step"],
+            "tokens": tm["tokens_seen"],
+            "wall_s": round(tm["wall_s"]),
+            "tokens_per_s": tm["tokens_per_s"],
+            "first_loss": tm.get("first_loss"),
+            "last_loss": tm.get("last_loss"),
+        },
+        "accuracy": acc,
+        "items": {c: v["total"] for c, v in cats.items()},
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("runs", nargs="+", help="run directories, one per arm")
+    ap.add_argument(
+        "--against",
+        action="append",
+        default=[],
+        metavar="BASE=ARM",
+        help="pair ARM with BASE (run directory names); default: each arm with the one before it",
+    )
+    ap.add_argument("--json", default=str(RESULTS))
+    args = ap.parse_args(argv)
+
+    from open_toolace.evaluate.compare import compare_dirs
+    from open_toolace.io import atomic_write_json
+
+    runs = [Path(r) for r in args.runs]
+    names = [r.name for r in runs]
+    pairs = [tuple(p.split("=", 1)) for p in args.against] or list(zip(names, names[1:], strict=False))
+    by_name = dict(zip(names, runs, strict=True))
+    arms = {r.name: arm_summary(r) for r in runs}
+    paired = {}
+    for base, arm in pairs:
+        res = compare_dirs(by_name[base] / "eval" / "bootstrap", by_name[arm] / "eval" / "bootstrap")
+        paired[f"{arm} - {base}"] = {
+            k: {
+                "n": v["n"],
+                "diff": round(100 * v["diff"], 1),
+                "ci95": [round(100 * x, 1) for x in v["ci95"]],
+            }
+            for k, v in res.items()
+            if v["n"]
+        }
+    cats = sorted({c for a in arms.values() for c in a["accuracy"]})
+    print("| arm | steps | tokens | train min | " + " | ".join(cats) + " |")
+    print("|---|---:|---:|---:|" + "---:|" * len(cats))
+    for name, a in arms.items():
+        t = a["train"]
+        cells = " | ".join(str(a["accuracy"].get(c, "–")) for c in cats)
+        print(f"| {name} | {t['steps']} | {t['tokens']:,} | {t['wall_s'] / 60:.1f} | {cells} |")
+    for pair, res in paired.items():
+        print(f"\n{pair}: " + ", ".join(f"{k} {v['diff']:+.1f} [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]"
+                                      for k, v in res.items()))  # fmt: skip
+    atomic_write_json(
+        args.json,
+        {
+            "arms": arms,
+            "paired": paired,
+            "command": "python bench/bootstrap_levers.py " + " ".join(sys.argv[1:]),
+            "date": time.strftime("%Y-%m-%d"),
+        },
+    )
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""bench/bootstrap_levers.py over two hand-made run directories: the table's numbers and the paired interval."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import yaml
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+
+
+def load():
+    spec = importlib.util.spec_from_file_location("bench_bootstrap_levers", BENCH / "bootstrap_levers.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def make_run(root: Path, name: str, right: int, lr: float) -> Path:
+    run = root / name
+    (run / "bootstrap" / "adapter").mkdir(parents=True)
+    (run / "eval" / "bootstrap").mkdir(parents=True)
+    cfg = {"seed_data": {"source": "synth", "limit": 10}, "bootstrap": {"train": {"learning_rate": lr},
+                                                                      "mix": {"abstention_share": 0.2}}}  # fmt: skip
+    (run / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
+    tm = {"global_step": 3, "tokens_seen": 1234, "wall_s": 60.0, "tokens_per_s": 20.5, "first_loss": 2.0,
+          "last_loss": 1.0}  # fmt: skip
+    (run / "bootstrap" / "adapter" / "train_metrics.json").write_text(json.dumps(tm), encoding="utf-8")
+    rows = [{"id": f"simple_python_{i}", "category": "simple_python", "output": "[f()]", "valid": i < right}
+            for i in range(10)]  # fmt: skip
+    (run / "eval" / "bootstrap" / "results.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
+    )
+    scores = {"categories": {"simple_python": {"accuracy": right / 10, "total": 10}}}
+    (run / "eval" / "bootstrap" / "scores.json").write_text(json.dumps(scores), encoding="utf-8")
+    return run
+
+
+def test_summary_table_and_paired_difference(tmp_path, capsys):
+    a, b = make_run(tmp_path, "base", 3, 3e-4), make_run(tmp_path, "lr", 8, 1e-3)
+    out = tmp_path / "levers.json"
+    assert load().main([str(a), str(b), "--json", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert res["arms"]["base"]["accuracy"] == {"simple_python": 30.0}
+    assert res["arms"]["lr"]["learning_rate"] == 1e-3 and res["arms"]["lr"]["train"]["tokens"] == 1234
+    p = res["paired"]["lr - base"]["simple_python"]
+    assert p["n"] == 10 and p["diff"] == 50.0 and p["ci95"][0] > 0  # items 3..7 right only in lr
+    assert "| lr | 3 | 1,234 | 1.0 | 80.0 |" in capsys.readouterr().out
