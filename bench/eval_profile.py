@@ -41,7 +41,7 @@ STAGES = {
     "static cache set-up (kv_cache.to_static)": ("kv_cache.py", "to_static"),
     "decode (HFGenerator._decode)": ("hf.py", "_decode"),
 }
-STOP = ("hf.py", "__call__")  # StopOnText, inside decode
+STOP = ("batching.py", "__call__")  # StopOnText (generation/batching.py), inside decode
 
 
 def group_times(stats: dict, total: float) -> tuple[dict[str, float], dict[str, float]]:
