@@ -89,3 +89,25 @@ def test_a_partial_section_keeps_the_fields_own_defaults():
     assert run.evolve.train.num_train_epochs == RunConfig().evolve.train.num_train_epochs
     assert run.evolve.mix.abstention_share == RunConfig().evolve.mix.abstention_share
     assert run.evolve.mix.distractors_max == 3
+
+
+def test_stage_decides_auto_threads_again_at_its_start(tmp_path, monkeypatch):
+    # a run that started beside another job (1 thread) takes all cores once the machine is quiet
+    import torch
+
+    from open_toolace import hardware
+    from open_toolace.io import Manifest
+    from open_toolace.pipeline.manifest import Ctx, Generators
+
+    before = torch.get_num_threads()
+    seen = []
+    monkeypatch.setattr(hardware, "resolve_threads", lambda t: 1)
+    gens = Generators(lambda *a, **k: None, "fake", "m", {})
+    try:
+        torch.set_num_threads(2)
+        Ctx(tmp_path, Manifest.open(tmp_path), gens).stage("a", lambda: seen.append(torch.get_num_threads()))
+        auto = Ctx(tmp_path, Manifest.open(tmp_path), gens, threads="auto")
+        auto.stage("b", lambda: seen.append(torch.get_num_threads()))
+        assert seen == [2, 1]
+    finally:
+        torch.set_num_threads(before)

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from rich.console import Console
 
+from open_toolace import hardware
 from open_toolace.generation import Generator
 from open_toolace.io import Manifest
 
@@ -81,6 +82,9 @@ class Ctx:
     manifest: Manifest
     generators: Generators
     hooks: StageHooks = field(default_factory=NoHooks)
+    # "auto": torch threads are decided again at each stage's start (hardware.apply_threads), so a run that
+    # started beside another job uses all cores once the machine is quiet, and the other way round
+    threads: int | str | None = None
 
     def path(self, *parts: str) -> Path:
         return self.run_dir.joinpath(*parts)
@@ -93,6 +97,8 @@ class Ctx:
             console.print(f"[dim]✓ {name} (done)[/dim]")
             return self.manifest.get(name) or {}
         console.print(f"[bold cyan]▶ {name}[/bold cyan]")
+        if self.threads == "auto":
+            hardware.apply_threads("auto")
         self.hooks.at(name, "start")
         t0 = time.perf_counter()
         info = fn() or {}

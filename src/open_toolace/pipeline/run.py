@@ -55,7 +55,7 @@ def run(
     save_config(cfg, run_dir / "config.yaml")
     threads = apply_threads(cfg.threads)  # once, before any work: `auto` reads the machine's load now
     gens = Generators(make_generator, cfg.backend, cfg.model, dict(cfg.backend_args))
-    ctx = Ctx(run_dir, Manifest.open(run_dir), gens, hooks or NoHooks())
+    ctx = Ctx(run_dir, Manifest.open(run_dir), gens, hooks or NoHooks(), threads=cfg.threads)
     ev = cfg.evolve
     console.rule(f"toolace run · {run_dir} · {cfg.model} · {ev.rounds} round(s)")
     console.print(f"[dim]{machine_line(machine_info(resolve_dtype(cfg.backend_args.get('dtype'))))} "
