@@ -253,16 +253,23 @@ def test_sliding_window_models_keep_the_plain_cache():
     assert [len(o) for o in out] == [1, 1]
 
 
+def plain_generator(model, tok) -> HFGenerator:
+    """One batch, one generate() call, transformers' own cache and attention: what the fast paths must match."""
+    import copy
+
+    plain_model = copy.deepcopy(model)
+    plain_model.set_attn_implementation("sdpa")  # earlier generators switched the shared fixture model
+    return HFGenerator(model_obj=plain_model, tokenizer=tok, batch_size=8, decode_segment=None, share_prefix=False,
+                       static_cache=False, cpu_attention=False, stop_at_call_end=False)  # fmt: skip
+
+
 def test_segmented_decode_drops_stopped_rows_without_changing_outputs(model_tok, monkeypatch):
     import copy
 
     import open_toolace.generation.kv_cache as kv_cache
 
     model, tok = model_tok
-    plain_model = copy.deepcopy(model)
-    plain_model.set_attn_implementation("sdpa")
-    plain = HFGenerator(model_obj=plain_model, tokenizer=tok, batch_size=8, decode_segment=None, share_prefix=False,
-                        static_cache=False, cpu_attention=False, stop_at_call_end=False)  # fmt: skip
+    plain = plain_generator(model, tok)
     kw = dict(progress=False)
     s = Sampling(max_new_tokens=12)
     full = plain.generate(SHARED_REQS, s, **kw)
@@ -352,16 +359,13 @@ def test_profile_counts_prefill_and_decode_work():
 
 @pytest.mark.parametrize("n", [1, 2])
 def test_deferred_rows_go_on_together_without_changing_outputs(model_tok, n):
-    # Batches of 2 prompts with decode segments of 3: once a batch is down to one prompt's n live rows, they are
-    # set aside and
-    # decoded at the end with the other batches' last rows, from its prompt + the tokens it wrote so far.
+    # Batches of 2 prompts with decode segments of 3: once a batch is down to one prompt's n live rows, they
+    # are set aside and decoded at the end with the other batches' last rows, from the prompt + the tokens
+    # written so far.
     import copy
 
     model, tok = model_tok
-    plain_model = copy.deepcopy(model)
-    plain_model.set_attn_implementation("sdpa")
-    plain = HFGenerator(model_obj=plain_model, tokenizer=tok, batch_size=8, decode_segment=None, share_prefix=False,
-                        static_cache=False, cpu_attention=False, stop_at_call_end=False)  # fmt: skip
+    plain = plain_generator(model, tok)
     s = Sampling(n=n, temperature=1.0 if n > 1 else 0.0, top_k=1, max_new_tokens=12)
     full = plain.generate(SHARED_REQS, s, progress=False)
     stops = [[t[4:6]] for (t, *_) in full[:3]]  # each ends some rows early, so batches shrink to one row

@@ -163,9 +163,9 @@ class HFGenerator:
         runaway: bool = False,
         generated: int = 0,
         defer: int = 0,
-    ) -> tuple[list[list[str | None]], list[tuple[int, list[int], int]]]:
+    ) -> tuple[list[list[str | None]], list[tuple[int, list[int]]]]:
         """Texts per prompt (n each; None for a row set aside) and the rows set aside as (row, new token
-        ids, tokens left). `generated`: the last this-many tokens of every prompt are the row's own earlier
+        ids). `generated`: the last this-many tokens of every prompt are the row's own earlier
         output (a set-aside row going on), so they belong to its text."""
         import torch
 
@@ -214,11 +214,11 @@ class HFGenerator:
         stop: list[str] | None,
         runaway: bool,
         defer: int = 0,
-    ) -> tuple[list[str | None], list[tuple[int, list[int], int]]]:
+    ) -> tuple[list[str | None], list[tuple[int, list[int]]]]:
         """generate() in segments of `decode_segment` tokens; rows that stopped are dropped between segments
         (generate() itself keeps computing a finished row until the whole batch has stopped). With `defer`,
         once at most that many rows are live (and fewer than at the start) they are returned, unfinished, as
-        (row, new token ids, tokens left) instead."""
+        (row, new token ids) instead."""
         import copy
 
         import torch
@@ -228,7 +228,7 @@ class HFGenerator:
         eos = torch.tensor(eos if isinstance(eos, list) else [eos], device=input_ids.device)
         rows = list(range(input_ids.shape[0]))  # original row of each current row
         texts: list[str | None] = [""] * len(rows)
-        deferred: list[tuple[int, list[int], int]] = []
+        deferred: list[tuple[int, list[int]]] = []
         left = gen_config.max_new_tokens
         while rows:
             seg = min(left, self.decode_segment or left)
@@ -275,7 +275,7 @@ class HFGenerator:
             if len(keep) <= defer and len(keep) < len(texts):
                 for r in keep.tolist():
                     texts[rows[r]] = None
-                    deferred.append((rows[r], out[r, width:].tolist(), left))
+                    deferred.append((rows[r], out[r, width:].tolist()))
                 self.profile["deferred_rows"] += len(keep)
                 break
             rows = [rows[r] for r in keep.tolist()]
@@ -316,7 +316,8 @@ class HFGenerator:
         devices = [dev] if dev.type == "cuda" else []
         bar = tqdm(total=len(requests), desc=f"generate n={n}", unit="prompt", disable=not progress)
         defer = (self.defer_rows or 0) if len(batches) > 1 else 0
-        pending: dict[int, list[tuple[int, int, list[int]]]] = {}  # tokens left -> (request, sample, new ids)
+        # tokens written so far -> (request, sample, new ids): rows set aside at the same boundary go on together
+        pending: dict[int, list[tuple[int, int, list[int]]]] = {}
         for b, batch in enumerate(batches):
             with torch.random.fork_rng(devices=devices):
                 torch.manual_seed((seed * 1_000_003 + b) % (2**63))
@@ -325,19 +326,23 @@ class HFGenerator:
                 )
             for i, o in zip(batch, outs, strict=True):
                 results[i] = o * n if greedy else o
-            for row, new, left in deferred:
-                pending.setdefault(left, []).append((batch[row // n_run], row % n_run, new))
+            for row, new in deferred:
+                pending.setdefault(len(new), []).append((batch[row // n_run], row % n_run, new))
             bar.update(len(batch))
         # The rows set aside, all batches' together: each goes on from its prompt + the tokens it wrote.
-        for g, (left, rows) in enumerate(sorted(pending.items())):
+        for g, (written, rows) in enumerate(sorted(pending.items())):
             cfg = copy.deepcopy(gen_config)
-            cfg.max_new_tokens = left
-            for s in range(0, len(rows), self.batch_size):
-                part = rows[s : s + self.batch_size]
+            cfg.max_new_tokens = max_new_tokens - written
+            conts = [ids[i] + new for i, _, new in rows]
+            plan = plan_batches(
+                [len(x) for x in conts], 1, cfg.max_new_tokens, self.batch_size, self.max_batch_tokens
+            )
+            for s, order in enumerate(plan):
+                part = [rows[k] for k in order]
                 with torch.random.fork_rng(devices=devices):
                     torch.manual_seed((seed * 1_000_003 + len(batches) + 7919 * g + s) % (2**63))
                     outs, _ = self._run_batch(
-                        [ids[i] + new for i, _, new in part], 1, cfg, stop, prefix, runaway, len(part[0][2])
+                        [conts[k] for k in order], 1, cfg, stop, prefix, runaway, written
                     )
                 for (i, j, _), (text,) in zip(part, outs, strict=True):
                     if greedy:
