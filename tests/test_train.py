@@ -4,6 +4,7 @@ accounting, resume after a kill, continue-an-adapter, merged export. All CPU, se
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 import torch
@@ -204,8 +205,16 @@ def test_train_writes_outputs_and_resumes_after_kill(samples_file, tmp_path):
     # A finished run is not retrained; a different config refuses to resume into it.
     assert train(cfg, samples_file, out) == out
     (out / METRICS).unlink()
-    with pytest.raises(ValueError, match="different config"):
+    with pytest.raises(ValueError, match=r"different config.*changed: lora_r"):
         train(tiny(max_steps=4, save_steps=2, lora_r=4), samples_file, out)
+    # Checkpoints made before a setting existed resume when the setting is left at its default.
+    inputs = json.loads((out / "train_inputs.json").read_text())
+    del inputs["config"]["step_cap"]
+    (out / "train_inputs.json").write_text(json.dumps(inputs))
+    assert train(cfg, samples_file, out) == out and (out / METRICS).exists()
+    (out / METRICS).unlink()
+    with pytest.raises(ValueError, match="changed: step_cap"):
+        train(replace(cfg, step_cap=3), samples_file, out)
 
 
 def test_continue_adapter_and_export_merged(samples_file, tmp_path):

@@ -186,12 +186,22 @@ def _check_resume(cfg: TrainConfig, output_dir: Path, inputs: dict) -> str | Non
     saved = output_dir / INPUTS
     if saved.exists():
         prev = read_json(saved)
-        want = {"config": _resume_view(to_dict(cfg)), "samples_sha1": inputs["samples_sha1"]}
-        have = {"config": _resume_view(prev.get("config", {})), "samples_sha1": prev.get("samples_sha1")}
-        if want != have:
+        have = _resume_view(prev.get("config", {}))
+        # A setting added to TrainConfig after these checkpoints were made, left at its default, does
+        # what the run did: it does not block the resume (as for `toolace run`'s config).
+        defaults = to_dict(TrainConfig())
+        want = {
+            k: v
+            for k, v in _resume_view(to_dict(cfg)).items()
+            if k in have or k not in defaults or v != defaults[k]
+        }
+        changed = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        if prev.get("samples_sha1") != inputs["samples_sha1"]:
+            changed.append("the samples file")
+        if changed:
             raise ValueError(
-                f"{output_dir} holds checkpoints of a different config or samples file; pass overwrite=true "
-                "to start over there, or choose another output dir"
+                f"{output_dir} holds checkpoints of a different config or samples file (changed: "
+                f"{', '.join(changed)}); pass overwrite=true to start over there, or choose another output dir"
             )
     return last
 
