@@ -28,6 +28,8 @@ def arm_summary(run: Path) -> dict[str, Any]:
 
     cfg = yaml.safe_load((run / "config.yaml").read_text(encoding="utf-8"))
     tm = read_json(run / "bootstrap" / "adapter" / "train_metrics.json")
+    # A run resumed from a checkpoint without progress.json counted only the steps after the resume.
+    all_steps = tm.get("counts_all_steps", tm.get("resumed_from") is None)
     scores = read_json(run / "eval" / "bootstrap" / "scores.json")
     cats = scores["categories"]
     acc = {c: round(100 * v["accuracy"], 1) for c, v in cats.items()}
@@ -40,8 +42,8 @@ def arm_summary(run: Path) -> dict[str, Any]:
         "abstention_share": cfg["bootstrap"]["mix"]["abstention_share"],
         "train": {
             "steps": tm["global_step"],
-            "tokens": tm["tokens_seen"],
-            "wall_s": round(tm["wall_s"]),
+            "tokens": tm["tokens_seen"] if all_steps else None,
+            "train_s": round(tm.get("train_runtime_s", tm["wall_s"])) if all_steps else None,
             "tokens_per_s": tm["tokens_per_s"],
             "first_loss": tm.get("first_loss"),
             "last_loss": tm.get("last_loss"),
@@ -90,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, a in arms.items():
         t = a["train"]
         cells = " | ".join(str(a["accuracy"].get(c, "–")) for c in cats)
-        print(f"| {name} | {t['steps']} | {t['tokens']:,} | {t['wall_s'] / 60:.1f} | {cells} |")
+        tokens = "?" if t["tokens"] is None else f"{t['tokens']:,}"
+        minutes = "?" if t["train_s"] is None else f"{t['train_s'] / 60:.1f}"
+        print(f"| {name} | {t['steps']} | {tokens} | {minutes} | {cells} |")
     for pair, res in paired.items():
         print(f"\n{pair}: " + ", ".join(f"{k} {v['diff']:+.1f} [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]"
                                       for k, v in res.items()))  # fmt: skip

@@ -18,7 +18,7 @@ def load():
     return module
 
 
-def make_run(root: Path, name: str, right: int, lr: float) -> Path:
+def make_run(root: Path, name: str, right: int, lr: float, **train_metrics) -> Path:
     run = root / name
     (run / "bootstrap" / "adapter").mkdir(parents=True)
     (run / "eval" / "bootstrap").mkdir(parents=True)
@@ -26,7 +26,7 @@ def make_run(root: Path, name: str, right: int, lr: float) -> Path:
                                                                       "mix": {"abstention_share": 0.2}}}  # fmt: skip
     (run / "config.yaml").write_text(yaml.safe_dump(cfg), encoding="utf-8")
     tm = {"global_step": 3, "tokens_seen": 1234, "wall_s": 60.0, "tokens_per_s": 20.5, "first_loss": 2.0,
-          "last_loss": 1.0}  # fmt: skip
+          "last_loss": 1.0, **train_metrics}  # fmt: skip
     (run / "bootstrap" / "adapter" / "train_metrics.json").write_text(json.dumps(tm), encoding="utf-8")
     rows = [{"id": f"simple_python_{i}", "category": "simple_python", "output": "[f()]", "valid": i < right}
             for i in range(10)]  # fmt: skip
@@ -48,3 +48,12 @@ def test_summary_table_and_paired_difference(tmp_path, capsys):
     p = res["paired"]["lr - base"]["simple_python"]
     assert p["n"] == 10 and p["diff"] == 50.0 and p["ci95"][0] > 0  # items 3..7 right only in lr
     assert "| lr | 3 | 1,234 | 1.0 | 80.0 |" in capsys.readouterr().out
+
+
+def test_a_run_resumed_without_progress_has_no_token_count(tmp_path, capsys):
+    # its train_metrics counted only the steps after the resume: no number beats a wrong one
+    old = make_run(tmp_path, "old", 3, 1e-3, resumed_from="checkpoint-2")
+    new = make_run(tmp_path, "new", 3, 1e-3, resumed_from="checkpoint-2", counts_all_steps=True)
+    assert load().main([str(old), str(new), "--json", str(tmp_path / "l.json")]) == 0
+    table = capsys.readouterr().out
+    assert "| old | 3 | ? | ? | 30.0 |" in table and "| new | 3 | 1,234 | 1.0 | 30.0 |" in table

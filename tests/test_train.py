@@ -201,6 +201,10 @@ def test_train_writes_outputs_and_resumes_after_kill(samples_file, tmp_path):
     assert a.keys() == b.keys()
     for k in a:
         torch.testing.assert_close(a[k], b[k], atol=1e-5, rtol=1e-4)
+    # ... and reports the tokens of all its steps, those before the kill included.
+    m_ref = json.loads((ref / METRICS).read_text())
+    assert m["counts_all_steps"] and m["tokens_seen"] == m_ref["tokens_seen"] > 0
+    assert json.loads((out / "checkpoint-2" / "progress.json").read_text())["tokens_seen"] < m["tokens_seen"]
 
     # A finished run is not retrained; a different config refuses to resume into it.
     assert train(cfg, samples_file, out) == out

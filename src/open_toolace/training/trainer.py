@@ -216,7 +216,14 @@ def _resume_view(config: dict) -> dict:
 
 
 def _finalize(
-    trainer, cfg: TrainConfig, output_dir: Path, report: dict, result, resumed: str | None, t0: float
+    trainer,
+    cfg: TrainConfig,
+    output_dir: Path,
+    report: dict,
+    result,
+    resumed: str | None,
+    t0: float,
+    before: dict | None = None,
 ) -> dict:
     trainer.save_model(str(output_dir))  # adapter (or full model) + tokenizer
     if not is_main_process():
@@ -231,8 +238,9 @@ def _finalize(
         d = json.loads(adapter_cfg.read_text())
         d["base_model_name_or_path"] = cfg.model
         adapter_cfg.write_text(json.dumps(d, indent=2))
-    runtime = result.metrics.get("train_runtime", 0.0)
-    tokens = int(getattr(trainer, "_total_train_tokens", 0))
+    before = before or _progress_before(None)
+    runtime = result.metrics.get("train_runtime", 0.0)  # this process only
+    tokens = int(getattr(trainer, "_total_train_tokens", 0))  # all steps, when `before` is known
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     metrics = {
         "status": "done",
@@ -251,10 +259,12 @@ def _finalize(
         "train_loss": result.metrics.get("train_loss"),
         "first_loss": losses[0] if losses else None,
         "last_loss": losses[-1] if losses else None,
-        "train_runtime_s": runtime,
-        "wall_s": round(time.perf_counter() - t0, 2),
+        # all steps (before a resume too, when the checkpoint recorded them: `counts_all_steps`)
+        "train_runtime_s": round(before["train_runtime_s"] + runtime, 2),
         "tokens_seen": tokens,
-        "tokens_per_s": round(tokens / runtime, 1) if runtime else None,
+        "counts_all_steps": before["known"],
+        "wall_s": round(time.perf_counter() - t0, 2),  # this process
+        "tokens_per_s": round((tokens - before["tokens_seen"]) / runtime, 1) if runtime else None,
         "data": report,
         "log_history": trainer.state.log_history,
     }
@@ -316,6 +326,41 @@ def train(
         if resume:
             print(f"resuming from {resume}")
     trainer = make_trainer(cfg, rows, out, callbacks)
+    before = _progress_before(resume)
+    trainer._total_train_tokens = before["tokens_seen"]  # the token count goes on from the checkpoint's
+    trainer.add_callback(_progress_callback(trainer, before))
     result = trainer.train(resume_from_checkpoint=resume)
-    _finalize(trainer, cfg, out, report, result, resume, t0)
+    _finalize(trainer, cfg, out, report, result, resume, t0, before)
     return out
+
+
+PROGRESS = "progress.json"  # in each checkpoint: tokens trained and training seconds up to it
+
+
+def _progress_before(resume: str | None) -> dict:
+    """Tokens and training seconds of the steps before `resume` (zeros without one). A checkpoint written
+    before this file existed, or killed between saving and writing it, reports `known: false`."""
+    if resume is None:
+        return {"tokens_seen": 0, "train_runtime_s": 0.0, "known": True}
+    path = Path(resume) / PROGRESS
+    if not path.exists():
+        return {"tokens_seen": 0, "train_runtime_s": 0.0, "known": False}
+    return {**read_json(path), "known": True}
+
+
+def _progress_callback(trainer, before: dict):
+    """A callback that writes PROGRESS into every checkpoint, so a resumed run reports the tokens and time
+    of all its steps, not only of the steps after the resume."""
+    from transformers import TrainerCallback
+
+    t0 = time.perf_counter()
+
+    class ProgressInCheckpoint(TrainerCallback):
+        def on_save(self, args, state, control, **kwargs):
+            ckpt = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if ckpt.is_dir() and is_main_process():
+                seconds = round(before["train_runtime_s"] + time.perf_counter() - t0, 2)
+                tokens = int(trainer._total_train_tokens)
+                atomic_write_json(ckpt / PROGRESS, {"tokens_seen": tokens, "train_runtime_s": seconds})
+
+    return ProgressInCheckpoint()
