@@ -107,6 +107,19 @@ def test_invocation_counts_distractors_and_abstentions():
     assert {s["task"] for s in out} == {"invocation"}
 
 
+def test_solo_share_shows_one_needed_tool_alone():
+    base = TaskMixConfig(distractors_min=1, distractors_max=2, abstention_share=0.5, seed=3)
+    solo = build_invocation(examples(), POOL, TaskMixConfig(**{**base.__dict__, "solo_share": 1.0}))
+    by_id = {s["id"]: s for s in solo}
+    # a, c, d need one tool: shown with it alone (a's unused get_time is gone too); b needs one tool twice
+    for i, needed in (("a", "get_weather"), ("c", "convert"), ("d", "search")):
+        assert prompt_tool_names(by_id[f"invocation:{i}"]) == [needed]
+    assert len(prompt_tool_names(by_id["invocation:b"])) == 1  # get_time alone: it is the needed one
+    assert len(prompt_tool_names(by_id["invocation:e"])) > 1  # a no-call example keeps its distractors
+    with pytest.raises(ValueError, match="solo_share"):
+        TaskMixConfig(solo_share=1.5)
+
+
 def test_invocation_deterministic_under_seed():
     cfg = TaskMixConfig(distractors_min=2, distractors_max=4, abstention_share=0.5, seed=1)
     a = build_invocation(examples(), POOL, cfg)

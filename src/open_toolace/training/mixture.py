@@ -64,6 +64,11 @@ class TaskMixConfig:
     refinement_cap: int | None = _opt(None, "at most this many refinement samples")
     distractors_min: int = _opt(0, "fewest distractor tools added to an invocation prompt")
     distractors_max: int = _opt(3, "most distractor tools added (uniform in [min, max])")
+    solo_share: float = _opt(
+        0.0,
+        "share of the examples with one needed tool shown with that tool alone (no unused tools, no "
+        "distractors), as in BFCL simple / live_simple; without it a one-tool prompt is mostly an abstention",
+    )
     abstention_share: float = _opt(
         0.2,
         "extra no-call samples, as a share of the examples that have calls: the needed tool(s) are removed "
@@ -122,6 +127,8 @@ class TaskMixConfig:
             raise ValueError(
                 f"need 0 <= distractors_min <= distractors_max, got {self.distractors_min}, {self.distractors_max}"
             )
+        if not 0.0 <= self.solo_share <= 1.0:
+            raise ValueError(f"solo_share must be in [0, 1], got {self.solo_share}")
         if not 0.0 <= self.abstention_share <= 1.0:
             raise ValueError(f"abstention_share must be in [0, 1], got {self.abstention_share}")
         for task in SAMPLE_TASKS:

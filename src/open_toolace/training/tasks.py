@@ -329,7 +329,15 @@ def build_invocation(
         except ValueError:  # CallParseError too: a name/key with no pythonic form, a value with no literal
             skipped["invocation:unrenderable_call"] += 1
             continue
-        out.append(_invocation_sample(ex, tools, text, rng, pool, cfg, f"invocation:{ex['id']}"))
+        sid = f"invocation:{ex['id']}"
+        # Drawn only when on, so solo_share=0 leaves the seeded stream (and every sample) as it was.
+        if len(needed) == 1 and cfg.solo_share and rng.random() < cfg.solo_share:
+            solo = [t for t in tools if t["name"] in needed]
+            out.append(
+                _sample("invocation", sid, render_invocation(solo, ex["messages"], cfg.prompt_set), text)
+            )
+        else:
+            out.append(_invocation_sample(ex, tools, text, rng, pool, cfg, sid))
         if needed:
             called.append((ex, tools, needed))
     # Abstentions: a seeded subset of the examples with calls, their needed tools taken away.
