@@ -56,7 +56,9 @@ def test_every_sample_passes_rule_checker(big):
     for ex in big.examples:
         assert validate_example(ex) == []
         assert check_calls(ex["calls"], ex["tools"], query=example_user_text(ex), grounding="lenient") == []
-        assert underivable(ex["calls"], example_user_text(ex)) == []  # values read back by verify.py's parser
+        assert (
+            underivable(ex["calls"], example_user_text(ex), ex["tools"]) == []
+        )  # values read back by verify.py's parser
         names = {t["name"] for t in ex["tools"]}
         assert {c["name"] for c in ex["calls"]} <= names
         if ex["meta"]["type"] == "irrelevance":

@@ -354,10 +354,14 @@ def build_pool(
         for spec in d.apis:
             base = api_from_spec(spec)
             styles = ["snake", *rng.sample(["camel", "dotted"], 2)]
+            # a style that leaves the name as it is ("mechanics.momentum" has no camelCase) goes last
+            names = list(dict.fromkeys(variant_name(spec, st) for st in styles))
             for v in range(variants):
                 n_ops = rng.randint(0 if v == 0 else 1, max_ops)
                 api = evolve(base, rng, n_ops, ops)
-                api.name = variant_name(spec, styles[v])
+                if v >= len(names):
+                    continue
+                api.name = names[v]
                 pool.append(api.freeze())
     return pool
 

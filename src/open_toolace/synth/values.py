@@ -47,7 +47,12 @@ SCALAR_TYPES = {
     "num": "number", "money": "number", "km": "number", "kg": "number", "degrees": "integer",
     "rating": "number", "bool": "boolean", "whole": "integer", "rate": "number",
 }  # fmt: skip
-FORMATTED = {"date", "time", "id", "email", "phone", "zip", "enum", "person"}
+FORMATTED = {"date", "time", "id", "email", "phone", "zip", "enum", "person", "csv"}
+# Composite places whose one string joins a city and its region: "Austin, TX" (city_st), "Austin, Texas"
+# (city_state), "Riga, Latvia" (city_country). The query says the whole value, or (the parameter description
+# fixing the format with an example, which tree.py requires) only part of it: the city alone when pools.yaml's
+# `famous_city` says its region is obvious, or the region in its other spelling ("Austin, Texas" for "Austin, TX").
+COMPOSITE = ("city_st", "city_state", "city_country")
 # Kinds whose one value is an array of numbers: `numbers` (a data list), `point` (a fixed-size tuple).
 NUMBER_ARRAYS = {"numbers", "point"}
 
@@ -77,9 +82,39 @@ class Value:
 
 @cache
 def pools() -> dict[str, tuple[str, ...]]:
+    data = _pool_data()
+    out = {k: tuple(str(x) for x in v) for k, v in data.items() if isinstance(v, list)}
+    states = us_states()
+    out["city_state"] = tuple(f"{c}, {states[s]}" for c, s in (v.split(", ", 1) for v in out["city_st"]))
+    return out
+
+
+@cache
+def _pool_data() -> dict:
     text = resources.files("open_toolace.synth").joinpath("pools.yaml").read_text(encoding="utf-8")
-    data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return {k: tuple(str(x) for x in v) for k, v in data.items()}
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+
+
+@cache
+def us_states() -> dict[str, str]:
+    """Two-letter US state code -> state name ("TX" -> "Texas"), from pools.yaml."""
+    return {str(k): str(v) for k, v in _pool_data()["us_state"].items()}
+
+
+@cache
+def famous_cities() -> frozenset[str]:
+    """Cities whose state or country is obvious from the name alone (a query may say just "Boston")."""
+    return frozenset(str(c) for c in _pool_data()["famous_city"])
+
+
+def region_spellings(region: str) -> set[str]:
+    """The ways a region is written: "TX" -> {"TX", "Texas"}, "Texas" -> {"Texas", "TX"}, "Latvia" -> itself."""
+    states = us_states()
+    out = {region}
+    if region in states:
+        out.add(states[region])
+    out |= {k for k, v in states.items() if v == region}
+    return out
 
 
 def parse_kind(text: str) -> Kind:
@@ -93,6 +128,8 @@ def parse_kind(text: str) -> Kind:
     args = tuple(rest.split(":")) if rest else ()
     if name not in SCALAR_TYPES and name not in FORMATTED | NUMBER_ARRAYS and name not in pools():
         raise ValueError(f"unknown value kind {text!r}")
+    if name == "csv" and (len(args) != 1 or args[0] not in pools()):
+        raise ValueError(f"csv needs a pool to draw from (csv:ticker), got {text!r}")
     return Kind(name, args)
 
 
@@ -321,13 +358,38 @@ def _draw_string(kind: Kind, rng: random.Random) -> Value:
     if name == "person":
         v = f"{rng.choice(pools()['first_name'])} {rng.choice(pools()['last_name'])}"
         return Value(v, v, "name")
+    if name == "csv":  # one string holding a comma-separated list: "NWTR,BFAN", said "NWTR, BFAN and CBFR"
+        items = rng.sample(pools()[kind.args[0]], rng.randint(2, 3))
+        return Value(",".join(items), join_list(items, rng), "csv")
+    if name in COMPOSITE:
+        return draw_composite(name, rng)
     v = rng.choice(pools()[name])
     return Value(v, v, "pool")
+
+
+def draw_composite(name: str, rng: random.Random) -> Value:
+    """A "City, Region" value, said whole ("Riga, Latvia") about half the time, else by the city alone
+    (a famous one) or with the region in its other spelling ("Austin, Texas" for "Austin, TX")."""
+    v = rng.choice(pools()[name])
+    city, region = v.split(", ", 1)
+    short = [
+        ("composite_" + ("state" if len(o) > 2 else "abbr"), f"{city}, {o}")
+        for o in sorted(region_spellings(region) - {region})
+        if name != "city_country"
+    ]  # a country has one spelling ("Tbilisi, GA" would be wrong)
+    if city in famous_cities():
+        short.append(("composite_city", city))
+    if short and rng.random() < 0.5:
+        form, text = rng.choice(short)
+        return Value(v, text, form)
+    return Value(v, v, "composite_full")
 
 
 def join_list(texts: list[str], rng: random.Random) -> str:
     if len(texts) == 1:
         return texts[0]
+    if any("," in t for t in texts):  # "Austin, TX and Riga, Latvia"; "Austin, TX; Boston, MA; and Riga"
+        return " and ".join(texts) if len(texts) == 2 else "; ".join(texts[:-1]) + "; and " + texts[-1]
     style = rng.randrange(3)
     if style == 0:
         return ", ".join(texts[:-1]) + " and " + texts[-1]

@@ -7,7 +7,11 @@
   * `underivable_value`: every argument value must be readable from the user turns, with a parser of its
     own here (numbers with units or in words, percents as fractions, dates in eight formats, 12/24-hour
     times, lists, strings), so a sample whose call says something its query does not is caught whatever
-    checks.py tolerates.
+    checks.py tolerates. A string the query says only in part is derivable where the parameter's description
+    fixes the format with an example ("'City, ST', e.g. 'Tucson, AZ'"): a composite place whose city the
+    query says with its region in either spelling ("Austin, Texas" -> "Austin, TX") or, for a city of
+    pools.yaml's `famous_city`, alone ("Boston" -> "Boston, MA"); a comma-separated list whose every item
+    the query says ("NWTR and BFAN" -> "NWTR,BFAN").
 Tool definitions are checked once with `check_tools` (`verify_tools`).
 
     reasons = verify_example(example, grounding="lenient")   # list[Reason]
@@ -21,7 +25,7 @@ from typing import Any
 
 from open_toolace.checks import Reason, check_calls, check_tools
 from open_toolace.data.records import example_user_text, validate_example
-from open_toolace.synth.values import MONTHS, NUMBER_WORDS
+from open_toolace.synth.values import MONTHS, NUMBER_WORDS, famous_cities, pools, region_spellings
 
 _MONTH = {m.lower(): i + 1 for i, m in enumerate(MONTHS)} | {
     m[:3].lower(): i + 1 for i, m in enumerate(MONTHS)
@@ -105,6 +109,44 @@ class QueryFacts:
         return False
 
 
+_FORMAT_EXAMPLE = re.compile(r"e\.g\. '[^']+,[^']+'")
+_COMPOSITE_POOLS = ("city_st", "city_state", "city_country")
+
+
+def _said(facts: QueryFacts, s: str) -> bool:
+    return re.search(r"(?<!\w)" + re.escape(s.lower()) + r"(?!\w)", facts.text) is not None
+
+
+def formatted_derivable(value: Any, description: str, facts: QueryFacts) -> bool:
+    """A value the query states in part, in a format the description fixes (see the module docstring)."""
+    if isinstance(value, list):
+        return all(facts.derivable(v) or formatted_derivable(v, description, facts) for v in value)
+    if not isinstance(value, str) or not _FORMAT_EXAMPLE.search(description or ""):
+        return False
+    if ", " in value:
+        city, region = value.split(", ", 1)
+        if not _said(facts, city):
+            return False
+        if any(_said(facts, f"{city}, {r}") for r in region_spellings(region)):
+            return True
+        known = any(value in pools()[k] for k in _COMPOSITE_POOLS)
+        return known and city in famous_cities()
+    if "," in value and "comma" in description.lower():
+        return all(_said(facts, item.strip()) for item in value.split(","))
+    return False
+
+
+def _description(tools: list[dict], name: str, path: str) -> str:
+    """The description of parameter `path` ("group.member") of tool `name`, or ""."""
+    tool = next((t for t in tools or () if t.get("name") == name), None)
+    node: Any = (tool or {}).get("parameters") or {}
+    for part in path.split("."):
+        node = (node.get("properties") or {}).get(part) if isinstance(node, dict) else None
+        if node is None:
+            return ""
+    return str(node.get("description", "")) if isinstance(node, dict) else ""
+
+
 def _leaves(args: dict, prefix: str = ""):
     for k, v in args.items():
         if isinstance(v, dict):
@@ -113,13 +155,16 @@ def _leaves(args: dict, prefix: str = ""):
             yield f"{prefix}{k}", v
 
 
-def underivable(calls: list[dict], text: str) -> list[Reason]:
-    """Arguments whose value cannot be read back from `text` (the user turns)."""
+def underivable(calls: list[dict], text: str, tools: list[dict] | None = None) -> list[Reason]:
+    """Arguments whose value cannot be read back from `text` (the user turns); with `tools`, a value in a
+    format its parameter's description fixes may be said in part (`formatted_derivable`)."""
     facts = QueryFacts(text)
     out = []
     for c in calls:
         for path, v in _leaves(c.get("arguments") or {}):
-            if not facts.derivable(v):
+            if not facts.derivable(v) and not formatted_derivable(
+                v, _description(tools, c["name"], path), facts
+            ):
                 out.append(
                     Reason(
                         "underivable_value",
@@ -142,7 +187,7 @@ def verify_example(ex: dict, grounding: str = "lenient", derive: bool = True) ->
     text = example_user_text(ex)
     reasons = check_calls(calls, ex["tools"], query=text, grounding=grounding)
     if not reasons and derive:
-        reasons = underivable(calls, text)
+        reasons = underivable(calls, text, ex["tools"])
     return reasons
 
 
