@@ -8,6 +8,7 @@ from dataclasses import replace
 
 import pytest
 import torch
+import yaml
 
 from helpers import tiny_train as tiny
 from open_toolace.config import load_config
@@ -209,15 +210,15 @@ def test_train_writes_outputs_and_resumes_after_kill(samples_file, tmp_path):
     # A finished run is not retrained; a different config refuses to resume into it.
     assert train(cfg, samples_file, out) == out
     (out / METRICS).unlink()
-    with pytest.raises(ValueError, match=r"different config.*changed: lora_r"):
+    with pytest.raises(ValueError, match=r"different config; changed settings:\n  lora_r: 16 -> 4"):
         train(tiny(max_steps=4, save_steps=2, lora_r=4), samples_file, out)
     # Checkpoints made before a setting existed resume when the setting is left at its default.
-    inputs = json.loads((out / "train_inputs.json").read_text())
-    del inputs["config"]["step_cap"]
-    (out / "train_inputs.json").write_text(json.dumps(inputs))
+    saved = yaml.safe_load((out / "train_config.yaml").read_text())
+    del saved["step_cap"]
+    (out / "train_config.yaml").write_text(yaml.safe_dump(saved))
     assert train(cfg, samples_file, out) == out and (out / METRICS).exists()
     (out / METRICS).unlink()
-    with pytest.raises(ValueError, match="changed: step_cap"):
+    with pytest.raises(ValueError, match="  step_cap: None -> 3"):
         train(replace(cfg, step_cap=3), samples_file, out)
 
 

@@ -21,7 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from open_toolace.config import save_config, to_dict
+from open_toolace.config import check_saved_config, save_config, to_dict
 from open_toolace.hardware import apply_threads, machine_info
 from open_toolace.io import atomic_write_json, read_json
 from open_toolace.training.config import TrainConfig
@@ -174,8 +174,14 @@ def make_trainer(cfg: TrainConfig, rows: list[dict], output_dir: str | Path, cal
     )
 
 
+# Settings that may change between a kill and its resume without changing what is trained.
+RESUME_FREE = ("overwrite", "dataloader_num_workers", "torch_threads", "report_to")
+
+
 def _check_resume(cfg: TrainConfig, output_dir: Path, inputs: dict) -> str | None:
-    """The checkpoint to resume from, after checking it was made by the same config and samples."""
+    """The checkpoint to resume from, after checking it was made by the same config and samples. A setting
+    added to TrainConfig after the checkpoints were made, left at its default, does what the run did: it does
+    not block the resume (`config.check_saved_config`, as for `toolace run`'s config)."""
     from transformers.trainer_utils import get_last_checkpoint
 
     if not output_dir.is_dir():
@@ -183,36 +189,18 @@ def _check_resume(cfg: TrainConfig, output_dir: Path, inputs: dict) -> str | Non
     last = get_last_checkpoint(str(output_dir))
     if last is None:
         return None
+    check_saved_config(
+        output_dir / CONFIG, cfg, RESUME_FREE, new_at_default=True,
+        refused=f"{output_dir} holds checkpoints of a different config",
+        hint="Pass overwrite=true to start over there, or choose another output dir.",
+    )  # fmt: skip
     saved = output_dir / INPUTS
-    if saved.exists():
-        prev = read_json(saved)
-        have = _resume_view(prev.get("config", {}))
-        # A setting added to TrainConfig after these checkpoints were made, left at its default, does
-        # what the run did: it does not block the resume (as for `toolace run`'s config).
-        defaults = to_dict(TrainConfig())
-        want = {
-            k: v
-            for k, v in _resume_view(to_dict(cfg)).items()
-            if k in have or k not in defaults or v != defaults[k]
-        }
-        changed = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
-        if prev.get("samples_sha1") != inputs["samples_sha1"]:
-            changed.append("the samples file")
-        if changed:
-            raise ValueError(
-                f"{output_dir} holds checkpoints of a different config or samples file (changed: "
-                f"{', '.join(changed)}); pass overwrite=true to start over there, or choose another output dir"
-            )
+    if saved.exists() and read_json(saved).get("samples_sha1") != inputs["samples_sha1"]:
+        raise ValueError(
+            f"{output_dir} holds checkpoints of a different samples file; pass overwrite=true to start over "
+            "there, or choose another output dir"
+        )
     return last
-
-
-def _resume_view(config: dict) -> dict:
-    # Fields that may change between a kill and its resume without changing what is trained.
-    return {
-        k: v
-        for k, v in config.items()
-        if k not in ("overwrite", "dataloader_num_workers", "torch_threads", "report_to")
-    }
 
 
 def _finalize(
@@ -223,7 +211,7 @@ def _finalize(
     result,
     resumed: str | None,
     t0: float,
-    before: dict | None = None,
+    before: dict,
 ) -> dict:
     trainer.save_model(str(output_dir))  # adapter (or full model) + tokenizer
     if not is_main_process():
@@ -238,7 +226,6 @@ def _finalize(
         d = json.loads(adapter_cfg.read_text())
         d["base_model_name_or_path"] = cfg.model
         adapter_cfg.write_text(json.dumps(d, indent=2))
-    before = before or _progress_before(None)
     runtime = result.metrics.get("train_runtime", 0.0)  # this process only
     tokens = int(getattr(trainer, "_total_train_tokens", 0))  # all steps, when `before` is known
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
