@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from open_toolace.synth.values import COMPOSITE, Kind, kind_schema, parse_kind
+from open_toolace.synth.values import COMPOSITE, FORMAT_EXAMPLE, Kind, kind_schema, parse_kind
 
 
 class _NoDefault:
@@ -40,9 +40,6 @@ class _NoDefault:
 
 NO_DEFAULT: Any = _NoDefault()
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-# A composite place or a comma-separated list is said in part ("in Boston" -> "Boston, MA"), so its
-# description must fix the format with a quoted example: "... in the format 'City, ST', e.g. 'Tucson, AZ'."
-FORMAT_EXAMPLE = re.compile(r"e\.g\. '[^']+,[^']+'")
 _API_NAME = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$")  # one optional family prefix
 TREE_FILES = ("tree.yaml", "tree_compute.yaml")
 # What an API is: a service call (book, send, search), a calculator (a formula over stated numbers) or a
@@ -127,6 +124,7 @@ def parse_param(name: str, line: str, where: str) -> ParamSpec:
     elif not true_p or any("{v}" not in p for p in true_p) or false_p:
         raise TreeError(f"{where}: every phrase must hold {{v}}: {phrase_text!r}")
     base = kind.item or kind
+    # a composite place or a comma-separated list may be said in part ("in Boston" -> "Boston, MA")
     if (base.name in COMPOSITE or base.name == "csv") and not FORMAT_EXAMPLE.search(description):
         raise TreeError(
             f"{where}: a {base.name} parameter's description must give its format with an "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import re
 import string
 from dataclasses import dataclass
 from functools import cache
@@ -53,6 +54,9 @@ FORMATTED = {"date", "time", "id", "email", "phone", "zip", "enum", "person", "c
 # fixing the format with an example, which tree.py requires) only part of it: the city alone when pools.yaml's
 # `famous_city` says its region is obvious, or the region in its other spelling ("Austin, Texas" for "Austin, TX").
 COMPOSITE = ("city_st", "city_state", "city_country")
+# What such a parameter's description must hold (tree.py) and what lets the verifier accept a value said in
+# part (verify.py): the format with a quoted example, "... in the format 'City, ST', e.g. 'Tucson, AZ'."
+FORMAT_EXAMPLE = re.compile(r"e\.g\. '[^']+,[^']+'")
 # Kinds whose one value is an array of numbers: `numbers` (a data list), `point` (a fixed-size tuple).
 NUMBER_ARRAYS = {"numbers", "point"}
 

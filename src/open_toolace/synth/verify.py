@@ -25,7 +25,15 @@ from typing import Any
 
 from open_toolace.checks import Reason, check_calls, check_tools
 from open_toolace.data.records import example_user_text, validate_example
-from open_toolace.synth.values import MONTHS, NUMBER_WORDS, famous_cities, pools, region_spellings
+from open_toolace.synth.values import (
+    COMPOSITE,
+    FORMAT_EXAMPLE,
+    MONTHS,
+    NUMBER_WORDS,
+    famous_cities,
+    pools,
+    region_spellings,
+)
 
 _MONTH = {m.lower(): i + 1 for i, m in enumerate(MONTHS)} | {
     m[:3].lower(): i + 1 for i, m in enumerate(MONTHS)
@@ -109,10 +117,6 @@ class QueryFacts:
         return False
 
 
-_FORMAT_EXAMPLE = re.compile(r"e\.g\. '[^']+,[^']+'")
-_COMPOSITE_POOLS = ("city_st", "city_state", "city_country")
-
-
 def _said(facts: QueryFacts, s: str) -> bool:
     return re.search(r"(?<!\w)" + re.escape(s.lower()) + r"(?!\w)", facts.text) is not None
 
@@ -121,7 +125,7 @@ def formatted_derivable(value: Any, description: str, facts: QueryFacts) -> bool
     """A value the query states in part, in a format the description fixes (see the module docstring)."""
     if isinstance(value, list):
         return all(facts.derivable(v) or formatted_derivable(v, description, facts) for v in value)
-    if not isinstance(value, str) or not _FORMAT_EXAMPLE.search(description or ""):
+    if not isinstance(value, str) or not FORMAT_EXAMPLE.search(description or ""):
         return False
     if ", " in value:
         city, region = value.split(", ", 1)
@@ -129,7 +133,7 @@ def formatted_derivable(value: Any, description: str, facts: QueryFacts) -> bool
             return False
         if any(_said(facts, f"{city}, {r}") for r in region_spellings(region)):
             return True
-        known = any(value in pools()[k] for k in _COMPOSITE_POOLS)
+        known = any(value in pools()[k] for k in COMPOSITE)
         return known and city in famous_cities()
     if "," in value and "comma" in description.lower():
         return all(_said(facts, item.strip()) for item in value.split(","))
