@@ -25,6 +25,12 @@ from open_toolace.generation.cpu_attention import cpu_decode_attention
 from open_toolace.hardware import machine_info
 from open_toolace.io import atomic_write_json
 
+_BENCH = str(Path(__file__).resolve().parent)
+if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ on sys.path
+    sys.path.append(_BENCH)
+
+from _results import command_line  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results" / "attention.json"
 
 
@@ -71,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "head_dim": dim,
         "machine": machine_info(),
         "results": rows,
-        "command": "python bench/attention.py " + " ".join(sys.argv[1:] if argv is None else argv),
+        "command": command_line("attention.py", argv),
     }
     atomic_write_json(args.json, result)
     print(

@@ -14,9 +14,14 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 from typing import Any
+
+_BENCH = str(Path(__file__).resolve().parent)
+if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ on sys.path
+    sys.path.append(_BENCH)
+
+from _results import stamp  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "bootstrap_levers.json"
 
@@ -103,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
         {
             "arms": arms,
             "paired": paired,
-            "command": "python bench/bootstrap_levers.py " + " ".join(sys.argv[1:]),
-            "date": time.strftime("%Y-%m-%d"),
+            **stamp("bootstrap_levers.py", argv),
         },
     )
     print(f"wrote {args.json}")

@@ -14,8 +14,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
+
+_BENCH = str(Path(__file__).resolve().parent)
+if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ on sys.path
+    sys.path.append(_BENCH)
+
+from _results import machine, stamp  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results" / "decode_steps.json"
 
@@ -35,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     from open_toolace.generation import Sampling
     from open_toolace.generation.batching import new_profile
     from open_toolace.generation.hf import HFGenerator
-    from open_toolace.hardware import apply_threads, machine_info, resolve_dtype
+    from open_toolace.hardware import apply_threads
     from open_toolace.io import atomic_write_json
 
     threads = apply_threads("auto")
@@ -70,9 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             "model": args.model,
             "adapter": args.adapter,
             "new_tokens": args.steps,
-            "machine": {**machine_info(resolve_dtype(args.dtype, "cpu")), "torch_threads": threads},
-            "command": "python bench/decode_steps.py " + " ".join(sys.argv[1:]),
-            "date": time.strftime("%Y-%m-%d"),
+            "machine": machine(args.dtype, torch_threads=threads),
+            **stamp("decode_steps.py", argv),
         },
     )
     print(f"wrote {args.json}")

@@ -27,7 +27,6 @@ Prints a table and writes bench/results/eval.json (the run directory goes to --o
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
 import time
 from collections.abc import Iterable
@@ -35,7 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from open_toolace.generation import Sampling
-from open_toolace.hardware import machine_info, resolve_dtype
+
+_BENCH = str(Path(__file__).resolve().parent)
+if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ on sys.path
+    sys.path.append(_BENCH)
+
+from _results import machine, stamp  # noqa: E402
 
 TARGET_SECONDS = 15 * 60
 # Targets of the full non-live set in the default prompt set on 2 cores (issue "Lean prompts").
@@ -106,8 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.arms:
         return time_arms(args, argv)
     if args.prompt_tokens:
+        from eval_tokens import count_prompt_tokens
+
         return count_prompt_tokens(args)
     if args.levers or args.batch_sizes:
+        from eval_levers import time_levers
+
         return time_levers(args)
 
     from open_toolace.evaluate import evaluate_bfcl, load_bfcl, resolve_categories
@@ -186,9 +194,8 @@ def main(argv: list[str] | None = None) -> int:
             if "honest_accuracy" in v
         },
         "run_dir": args.out,
-        "machine": {**machine_info(resolve_dtype(args.dtype, "cpu")), "python": platform.python_version()},
-        "command": "python bench/eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(args.dtype, python=True),
+        **stamp("eval.py", argv),
     }
     atomic_write_json(args.json, result)
 
@@ -309,9 +316,8 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
         "target_seconds": ARM_TARGET_SECONDS[kind],
         "arms": arms,
         f"paired_{names[-1]}_minus_{names[0]}": paired,
-        "machine": {**machine_info(resolve_dtype(args.dtype, "cpu")), "python": platform.python_version()},
-        "command": "python bench/eval.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(args.dtype, python=True),
+        **stamp("eval.py", argv),
     }
     suffix = "_levers" if any(extra.values()) else ""
     out = atomic_write_json(Path(args.json).with_name(f"eval_arms_{kind}{suffix}.json"), result)
@@ -321,159 +327,6 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
     for name, a in arms.items():
         print(f"{name:<12}{a['prompt_set']:>12}{a['n_items']:>8}{a['generation_seconds'] / 60:>9.1f}"
               f"{100 * a['summary'].get('all_items', 0):>10.1f}%")  # fmt: skip
-    print(f"wrote {out}")
-    return 0
-
-
-def _answer_tokens(tok, item: dict) -> int | None:
-    """Tokens of one correct answer in python call syntax (None: a name or key with no pythonic form)."""
-    from open_toolace.evaluate.bfcl import reference_calls
-    from open_toolace.formats import ToolCall, render_calls
-
-    try:
-        text = render_calls([ToolCall(c["name"], c["arguments"]) for c in reference_calls(item)])
-    except ValueError:
-        return None
-    return len(tok(text, add_special_tokens=False).input_ids)
-
-
-def count_prompt_tokens(args: argparse.Namespace) -> int:
-    """Prompt tokens per category, and the share every request repeats: the invocation system prompt
-    before its function list. Writes bench/results/eval_prompt_tokens.json."""
-    from open_toolace.evaluate import load_bfcl, resolve_categories
-    from open_toolace.evaluate.bfcl import invocation_request
-    from open_toolace.io import atomic_write_json
-    from open_toolace.models import load_model
-    from open_toolace.prompts import apply_chat_template, get_prompts
-
-    _, tok = load_model(args.model)
-    shared = len(tok(get_prompts(args.prompt_set)["invocation"]["system"].split("{functions}")[0]).input_ids)
-    rows = {}
-    for cat in resolve_categories(args.categories):
-        items = load_bfcl([cat], args.limit)
-        n = [
-            len(tok(apply_chat_template(tok, invocation_request(it, args.prompt_set))).input_ids)
-            for it in items
-        ]
-        rows[cat] = {"items": len(n), "prompt_tokens": sum(n), "mean": round(sum(n) / len(n)), "max": max(n)}
-        # what a correct answer costs to generate: the budget max_new_tokens must cover
-        answers = sorted(a for a in (_answer_tokens(tok, it) for it in items) if a is not None)
-        if answers and not cat.endswith("irrelevance"):
-            rows[cat]["answer_tokens"] = {"p50": answers[len(answers) // 2],
-                                          "p95": answers[int(0.95 * (len(answers) - 1))], "max": answers[-1]}  # fmt: skip
-    total, items = sum(r["prompt_tokens"] for r in rows.values()), sum(r["items"] for r in rows.values())
-    result = {
-        "model": args.model,
-        "prompt_set": args.prompt_set,
-        "categories": rows,
-        "items": items,
-        "prompt_tokens": total,
-        "mean_per_item": round(total / items),
-        "shared_system_prefix_tokens": shared,
-        "shared_share_of_prefill": round(shared * items / total, 3),
-        "command": "python bench/eval.py --prompt-tokens "
-        + f"--categories {args.categories} --prompt-set {args.prompt_set}",
-    }
-    name = (
-        "eval_prompt_tokens.json"
-        if args.prompt_set == "bfcl"
-        else f"eval_prompt_tokens_{args.prompt_set}.json"
-    )
-    out = atomic_write_json(Path(args.json).with_name(name), result)
-    print(f"{'category':<26}{'items':>7}{'tokens':>10}{'mean':>7}{'max':>7}{'answer p50/p95/max':>20}")
-    for cat, r in rows.items():
-        a = r.get("answer_tokens")
-        ans = f"{a['p50']}/{a['p95']}/{a['max']}" if a else "-"
-        print(f"{cat:<26}{r['items']:>7}{r['prompt_tokens']:>10}{r['mean']:>7}{r['max']:>7}{ans:>20}")
-    print(f"{'total':<26}{items:>7}{total:>10}{result['mean_per_item']:>7}")
-    print(f"shared system prefix: {shared} tokens per request = {100 * result['shared_share_of_prefill']:.0f}% "
-          f"of the prompt tokens; wrote {out}")  # fmt: skip
-    return 0
-
-
-# Cumulative: each row adds one lever to the row above. The first row is the backend as it was before them.
-LEVERS = {
-    "baseline: left-padded batches of 16": dict(
-        batch_size=16, share_prefix=False, static_cache=False, cpu_attention=False, decode_segment=None
-    ),
-    "+ shared system-prompt prefix": dict(
-        batch_size=16, static_cache=False, cpu_attention=False, decode_segment=None
-    ),
-    "+ static KV cache, CPU decode attention": dict(batch_size=16, decode_segment=None, prefill_chunk=None),
-    "+ drop stopped rows every 32 tokens": dict(batch_size=16, prefill_chunk=None),
-    "+ batches of 32": dict(batch_size=32, prefill_chunk=None),
-    "+ prefill in chunks of 256 tokens": dict(batch_size=32),
-}
-
-
-def time_levers(args: argparse.Namespace) -> int:
-    """Generation time of the same requests under each LEVERS row, interleaved over --repeats rounds, on one
-    model in one process: the ratios are what to read (this machine's absolute speed drifts)."""
-
-    from open_toolace.evaluate import load_bfcl, resolve_categories
-    from open_toolace.evaluate.bfcl import invocation_request
-    from open_toolace.evaluate.runner import longest_first
-    from open_toolace.generation.hf import HFGenerator
-    from open_toolace.io import atomic_write_json
-    from open_toolace.models import load_model
-
-    levers = LEVERS
-    items = load_bfcl(resolve_categories(args.categories), args.levers or None)
-    reqs = [invocation_request(it) for it in items]
-    if args.batch_sizes:
-        levers = {f"batches of {b}": dict(batch_size=int(b)) for b in args.batch_sizes.split(",")}
-        # A run of neighbours in the runner's length order: what one of the evaluation's sorted chunks gives
-        # the backend. A sample spread over the set would mostly time padding.
-        reqs = [reqs[i] for i in longest_first(reqs)]
-        mid = max(0, (len(reqs) - args.window) // 2)
-        reqs = reqs[mid : mid + args.window]
-    model, tok = load_model(args.model, adapter=args.adapter, dtype=args.dtype)
-    seconds: dict[str, list[float]] = {name: [] for name in levers}
-    outputs: dict[str, list[str]] = {}
-    for r in range(args.repeats):
-        for name, kw in levers.items() if r % 2 == 0 else list(levers.items())[::-1]:
-            model.set_attn_implementation("sdpa")  # undo the previous row's switch
-            gen = HFGenerator(model_obj=model, tokenizer=tok, **kw)
-            t = time.perf_counter()
-            outs = gen.generate(reqs, Sampling(max_new_tokens=args.max_new_tokens), progress=False)
-            seconds[name].append(time.perf_counter() - t)
-            outputs[name] = [o[0] for o in outs]
-            print(f"round {r + 1}: {name:<44}{seconds[name][-1]:8.1f} s", flush=True)
-    base = min(seconds[next(iter(levers))])
-    first = outputs[next(iter(levers))]
-    rows = {
-        name: {
-            "settings": levers[name],
-            "seconds": [round(x, 1) for x in secs],
-            "best_seconds": round(min(secs), 1),
-            "speedup_vs_baseline": round(base / min(secs), 2),
-            # greedy in bf16 flips near-ties whenever the batch layout changes; in fp32 all are identical
-            "outputs_identical_to_baseline": sum(a == b for a, b in zip(first, outputs[name], strict=True)),
-            "new_tokens": gen.count_tokens(outputs[name]),
-        }
-        for name, secs in seconds.items()
-    }
-    result = {
-        "model": args.model,
-        "dtype": args.dtype,
-        "items": len(reqs),
-        "limit_per_category": args.levers or None,
-        "window": args.window if args.batch_sizes else None,
-        "max_new_tokens": args.max_new_tokens,
-        "levers": rows,
-        "machine": machine_info(resolve_dtype(args.dtype, "cpu")),
-        "command": "python bench/eval.py " + " ".join(sys.argv[1:]),
-    }
-    name = "eval_batch_sizes.json" if args.batch_sizes else "eval_levers.json"
-    out = atomic_write_json(Path(args.json).with_name(name), result)
-    which = f"{len(reqs)} from the middle of the length-sorted set" if args.batch_sizes else (
-        f"first {args.levers} per category")  # fmt: skip
-    print(f"\n{len(reqs)} BFCL requests ({args.categories}, {which}), {args.dtype}, "
-          f"max {args.max_new_tokens} new tokens; best of {args.repeats}")  # fmt: skip
-    print(f"{'':<46}{'seconds':>9}{'speed-up':>10}{'same out':>10}")
-    for name, row in rows.items():
-        print(f"{name:<46}{row['best_seconds']:>9.1f}{row['speedup_vs_baseline']:>9.2f}x"
-              f"{row['outputs_identical_to_baseline']:>10}")  # fmt: skip
     print(f"wrote {out}")
     return 0
 

@@ -22,7 +22,12 @@ import time
 from pathlib import Path
 
 from open_toolace.generation import Sampling
-from open_toolace.hardware import machine_info, resolve_dtype
+
+_BENCH = str(Path(__file__).resolve().parent)
+if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ on sys.path
+    sys.path.append(_BENCH)
+
+from _results import machine, stamp  # noqa: E402
 
 # Operation groups: a profile entry belongs to the first group whose name fragment it contains.
 OPS = {
@@ -107,9 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         "stages_seconds": {k: round(v, 1) for k, v in stages.items()},
         "operations_seconds": {k: round(v, 1) for k, v in ops.items()},
         "kernel_share": round(kernel_share, 3),
-        "machine": machine_info(resolve_dtype(args.dtype, "cpu")),
-        "command": "python bench/eval_profile.py " + " ".join(sys.argv[1:] if argv is None else argv),
-        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(args.dtype),
+        **stamp("eval_profile.py", argv),
     }
     out = atomic_write_json(Path(args.json), result)
     print(f"\n{len(profiled)} sorted neighbours of BFCL {args.categories}, {args.dtype}, "

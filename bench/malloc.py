@@ -18,9 +18,15 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from open_toolace.generation import Sampling
-from open_toolace.hardware import machine_info, resolve_dtype
+
+_BENCH = str(Path(__file__).resolve().parent)
+if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ on sys.path
+    sys.path.append(_BENCH)
+
+from _results import command_line, machine  # noqa: E402
 
 MODES = ("default", "keep_freed_memory")
 
@@ -88,8 +94,8 @@ def main(argv: list[str] | None = None) -> int:
         "runs": runs,
         "best_wall_s": best,
         "speedup": round(best["default"] / best["keep_freed_memory"], 3),
-        "command": "python bench/malloc.py " + " ".join(passed),
-        "machine": machine_info(resolve_dtype(args.dtype, "cpu")),
+        "command": command_line("malloc.py", passed),
+        "machine": machine(args.dtype),
     }
     from open_toolace.io import atomic_write_json
 

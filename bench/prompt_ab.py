@@ -22,15 +22,20 @@ Writes bench/results/prompt_ab.json and docs/results/prompt-ab.md (run directory
 from __future__ import annotations
 
 import argparse
-import platform
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from open_toolace.config import load_config
-from open_toolace.hardware import apply_threads, machine_info, resolve_dtype
+from open_toolace.hardware import apply_threads
+
+_BENCH = str(Path(__file__).resolve().parent)
+if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ on sys.path
+    sys.path.append(_BENCH)
+
+from _ab import copy_seed, pct, round_paired, write_result  # noqa: E402
+from _results import machine, stamp  # noqa: E402
 
 ARMS = {"json": "bfcl", "python": "lean"}  # arm -> prompt set (its tool-doc format is the arm's name)
 CATEGORIES = "non_live,live_simple"
@@ -86,8 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # The same seed examples and held-out queries for both arms (and, with --seed-from, as an earlier A/B).
     def copy(name: str) -> dict[str, Any]:
-        rows = read_jsonl(Path(args.seed_from) / "seed" / name)
-        return {"examples": write_jsonl(ctx.path("seed", name), rows), "from": args.seed_from}
+        return copy_seed(ctx, Path(args.seed_from) / "seed", name, args.seed_from)
 
     ctx.stage("seed", lambda: copy("examples.jsonl") if args.seed_from else seed_examples(cfg, ctx))
     ctx.stage(
@@ -140,12 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             ctx.stage(f"{arm}.tools", lambda arm=arm: tool_writing(cfg, ctx, arm, generator(arm), queries))
     live.clear()
     if "report" in steps:
-        result = summarize(args, cfg, ctx, adapters, threads)
-        atomic_write_json(args.json, result)
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report).write_text(render_report(result), encoding="utf-8")
-        print(render_report(result))
-        print(f"wrote {args.json} and {args.report}")
+        write_result(summarize(args, cfg, ctx, adapters, threads), args.json, args.report, render_report)
     return 0
 
 
@@ -234,29 +233,16 @@ def summarize(args: argparse.Namespace, cfg: Any, ctx: Any, adapters: dict, thre
     paired = compare_dirs(ctx.path("eval", "json"), ctx.path("eval", "python"))
     return {
         "arms": arms,
-        "paired_python_minus_json": {
-            k: {**v, "diff": round(v["diff"], 4), "ci95": [round(x, 4) for x in v["ci95"]]}
-            for k, v in paired.items()
-            if v["n"]
-        },  # fmt: skip
+        "paired_python_minus_json": round_paired(paired),
         "model": cfg.model,
         "seed_examples": (man.get("seed") or {}).get("examples"),
         "categories": resolve_categories(args.categories),
         "limit": args.limit,
         "max_new_tokens": args.max_new_tokens,
         "batch_size": args.batch_size,
-        "machine": {
-            **machine_info(resolve_dtype(cfg.backend_args.get("dtype"), "cpu")),
-            "torch_threads": threads,
-            "python": platform.python_version(),
-        },  # fmt: skip
-        "command": "python bench/prompt_ab.py " + " ".join(sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(cfg.backend_args.get("dtype"), torch_threads=threads, python=True),
+        **stamp("prompt_ab.py", None),
     }
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}"
 
 
 def render_report(r: dict[str, Any]) -> str:
@@ -288,7 +274,7 @@ def render_report(r: dict[str, Any]) -> str:
     ]
     for cat, p in r["paired_python_minus_json"].items():
         lines.append(
-            f"| {cat} | {p['n']} | {_pct(p['a'])} | {_pct(p['b'])} | {100 * p['diff']:+.1f} | "
+            f"| {cat} | {p['n']} | {pct(p['a'])} | {pct(p['b'])} | {100 * p['diff']:+.1f} | "
             f"[{100 * p['ci95'][0]:+.1f}, {100 * p['ci95'][1]:+.1f}] | {p['a_only']} | {p['b_only']} |"
         )
     ea, eb = a["eval_seconds"], b["eval_seconds"]

@@ -14,13 +14,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections import defaultdict
 from pathlib import Path
 
 from open_toolace.generation import is_runaway
 from open_toolace.io import atomic_write_json, read_jsonl
 from open_toolace.models import load_tokenizer
+
+_BENCH = str(Path(__file__).resolve().parent)
+if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ on sys.path
+    sys.path.append(_BENCH)
+
+from _results import stamp  # noqa: E402
 
 
 def stop_at(ids: list[int], segment: int) -> int | None:
@@ -72,9 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         for cat, c in cats.items():
             print(f"  {cat:<20}{c['items']:>5} items {c['tokens']:>7} tok  stopped {c['stopped']:>3}  "
                   f"at cap {c['at_cap']:>3}  saved {100 * c['saved_share']:.0f}%")  # fmt: skip
-    res = {"segment": args.segment, "model": args.model, "runs": out,
-           "command": "python bench/runaway.py " + " ".join(sys.argv[1:] if argv is None else argv),
-           "date": time.strftime("%Y-%m-%d")}  # fmt: skip
+    res = {"segment": args.segment, "model": args.model, "runs": out, **stamp("runaway.py", argv)}
     print(f"wrote {atomic_write_json(args.json, res)}")
     return 0
 

@@ -43,19 +43,24 @@ Writes bench/results/toolace_r_ab.json and docs/results/toolace-r-ab.md (run dir
 from __future__ import annotations
 
 import argparse
-import platform
 import random
-import shlex
 import shutil
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from open_toolace.config import load_config
-from open_toolace.hardware import apply_threads, machine_info, resolve_dtype
-from open_toolace.io import atomic_write_json, read_json, read_jsonl, write_jsonl
+from open_toolace.hardware import apply_threads
+from open_toolace.io import read_json, read_jsonl, write_jsonl
+
+_BENCH = str(Path(__file__).resolve().parent)
+if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ on sys.path
+    sys.path.append(_BENCH)
+
+from _ab import copy_seed, round_paired, write_result  # noqa: E402
+from _results import machine, stamp  # noqa: E402
+from toolace_r_ab_report import render_report  # noqa: E402
 
 CATEGORIES = "simple_python,multiple,parallel,parallel_multiple,irrelevance,live_simple"
 TOLERANCE = 0.05
@@ -117,17 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     ctx = Ctx(out, Manifest.open(out), Generators(make_generator, cfg.backend, cfg.model, {}), NoHooks())
     prompts, mixture = cfg.bootstrap.mix.prompt_set, ctx.path("bootstrap", "samples.jsonl")
 
-    def copy_seed() -> dict[str, Any]:
+    def copy() -> dict[str, Any]:  # the seed set of an earlier run (bench/prompt_ab.py's, say)
         src = Path(args.seed_from)
         src = src if (src / "examples.jsonl").exists() else src / "seed"
-        n = write_jsonl(ctx.path("seed", "examples.jsonl"), read_jsonl(src / "examples.jsonl"))
-        return {"examples": n, "from": str(src)}
+        return copy_seed(ctx, src, "examples.jsonl", str(src))
 
     def train(stage: str, tcfg: Any, samples: Path, to: Path, start: Path | None, seed: int) -> dict:
         return train_adapter(ctx, stage, tcfg, model=cfg.model, samples=samples, out=to,
                              init_adapter=str(start) if start else None, seed=seed, prompt_set=prompts)  # fmt: skip
 
-    ctx.stage("seed", lambda: copy_seed() if args.seed_from else seed_examples(cfg, ctx))
+    ctx.stage("seed", lambda: copy() if args.seed_from else seed_examples(cfg, ctx))
     if "sft0" in steps:  # the shared start: the SFT mixture and one epoch of bootstrap.train
         ctx.stage("sft0.samples", lambda: bootstrap_samples(cfg, ctx))
         ctx.stage("sft0.train", lambda: reuse_sft0(args.sft0_from, ctx) if args.sft0_from else train(
@@ -176,11 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     live.clear()
     if "report" in steps:
         result = summarize(args, cfg, ctx, adapters, tr_arms, threads, summaries)
-        atomic_write_json(args.json, result)
-        Path(args.report).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.report).write_text(render_report(result), encoding="utf-8")
-        print(render_report(result))
-        print(f"wrote {args.json} and {args.report}")
+        write_result(result, args.json, args.report, render_report)
     return 0
 
 
@@ -298,11 +298,6 @@ def refined_rows(d: Path) -> dict[str, dict]:
                       "honest_valid": (r.get("honest_valid") or [False])[-1]} for r in rows}  # fmt: skip
 
 
-def _round(p: dict[str, dict]) -> dict[str, dict]:
-    return {k: {**v, "diff": round(v["diff"], 4), "ci95": [round(x, 4) for x in v["ci95"]]}
-            for k, v in p.items() if v["n"]}  # fmt: skip
-
-
 def arm_cost(ctx: Any, arm: str, summary: dict | None) -> dict[str, Any]:
     """An arm's cost after sft0, which both share and which is reported once: training tokens (forwarded),
     supervised tokens, samples, sampling tokens and seconds, training and wall seconds."""
@@ -342,7 +337,7 @@ def summarize(
     ev, man = ctx.path("eval"), ctx.manifest
     greedy = {a: load_results(ev / a / RESULTS) for a in adapters}
     arms: dict[str, Any] = {}
-    paired = {a: _round(compare_rows(greedy["sft"], greedy[a])) for a in adapters if a != "sft"}
+    paired = {a: round_paired(compare_rows(greedy["sft"], greedy[a])) for a in adapters if a != "sft"}
     for arm in adapters:
         scores = read_json(ev / arm / "scores.json")
         cats = scores["categories"]
@@ -356,12 +351,12 @@ def summarize(
         ref = scores.get("refinement")
         if ref:
             keys, refined = (*REFINE_KEYS, ref["token_field"]), refined_rows(ev / arm)
-            vs_greedy = _round(compare_rows(greedy[arm], refined))
+            vs_greedy = round_paired(compare_rows(greedy[arm], refined))
             arms[arm]["refinement"] = {
                 "n_steps": ref["n_steps"], "token_field": ref["token_field"],
                 "categories": {c: {k: v[k] for k in keys if k in v} for c, v in ref["categories"].items()},
                 "refined_minus_greedy": vs_greedy, "significant_drops": significant_drops(vs_greedy)}  # fmt: skip
-            paired[f"{arm}+refine"] = _round(compare_rows(greedy["sft"], refined))
+            paired[f"{arm}+refine"] = round_paired(compare_rows(greedy["sft"], refined))
     b, sft_tokens = trained_tokens(ctx.path("toolace_r")), arms["sft"]["cost"]["train_tokens"]
     sft0 = read_json(ctx.path("sft0", "train_metrics.json"))
     t = cfg.bootstrap.toolace_r
@@ -383,71 +378,9 @@ def summarize(
         "seed_examples": (man.get("seed") or {}).get("examples"),
         "categories": resolve_categories(args.categories), "limit": args.limit,
         "max_new_tokens": args.max_new_tokens, "refine": args.refine,
-        "machine": {**machine_info(resolve_dtype(cfg.backend_args.get("dtype"), "cpu")),
-                    "torch_threads": threads, "python": platform.python_version()},
-        "command": "python bench/toolace_r_ab.py " + shlex.join(args.argv),
-        "date": time.strftime("%Y-%m-%d"),
+        "machine": machine(cfg.backend_args.get("dtype"), torch_threads=threads, python=True),
+        **stamp("toolace_r_ab.py", args.argv, quote=True),
     }  # fmt: skip
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}"
-
-
-def _d(p: dict | None) -> str:
-    return "–" if not p else f"{100 * p['diff']:+.1f} [{100 * p['ci95'][0]:+.1f}, {100 * p['ci95'][1]:+.1f}]"
-
-
-def render_report(r: dict[str, Any]) -> str:
-    arms, paired, b, m, s0 = r["arms"], r["paired_minus_sft"], r["budget"], r["machine"], r["sft0"]
-    lines = [
-        "# ToolACE-R vs plain SFT at an equal training-token budget, with and without refinement", "",
-        f"`{r['command']}` · {r['date']} · {r['model']} ({r['prompt_set']} prompts) · {r['seed_examples']} seed "
-        f"examples · {m.get('cpu')}, {m.get('cores')} cores, generation {m.get('dtype')}", "",
-        f"Shared start sft0: {s0['samples']} samples, {s0['train_tokens']:,} tokens, {s0['wall_s']:.0f} s. "
-        f"ToolACE-R: `{r['toolace_r_config']}`.", "",
-        f"Budget: ToolACE-R trained {b['toolace_r_train_tokens']:,} tokens, plain SFT {b['sft_train_tokens']:,} "
-        f"(ratio {b['ratio']}; within ±{100 * b['tolerance']:.0f}%: {b['within_tolerance']}). Rule: {b['rule']}.",
-        "", "## Cost of each arm after sft0", "",
-        "| arm | training tokens | supervised tokens | samples | sampling tokens | sampling (s) | training (s) "
-        "| wall (s) |", "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]  # fmt: skip
-    for a, v in arms.items():
-        c = v["cost"]
-        lines.append(f"| {a} | {c['train_tokens']:,} | {c['supervised_tokens']:,} | {c['train_samples']} | "
-                     f"{c['sampling_tokens']:,} | {c['sampling_s']:.0f} | {c['train_s']:.0f} | {c['wall_s']:.0f} |")  # fmt: skip
-    cols = list(paired)
-    lines += ["", f"## BFCL accuracy % (greedy; +refine: after adaptive refinement, N={r['refine']}); Δ against "
-              "plain SFT greedy with its paired 95% interval", "",
-              "| category | items | sft | " + " | ".join(f"{c} (Δ)" for c in cols) + " |",
-              "|---|---:|---:|" + "---:|" * len(cols)]  # fmt: skip
-    for cat, p in paired[cols[0]].items() if cols else []:
-        cells = [f"{_pct(paired[c].get(cat, {}).get('b'))} ({_d(paired[c].get(cat))})" for c in cols]
-        lines.append(f"| {cat} | {p['n']} | {_pct(p['a'])} | " + " | ".join(cells) + " |")
-    for a, v in arms.items():
-        ref = v.get("refinement")
-        if not ref:
-            continue
-        tf = ref["token_field"]
-        lines += ["", f"## Refinement of {a}: accuracy after each step, transitions, cost", "",
-                  "| category | accuracy by step % | wrong→right | right→wrong | refined − greedy (95%) | mean "
-                  f"steps | malformed | {tf} | s/item |", "|---|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
-        for cat, s in ref["categories"].items():
-            rows = [(cat, "accuracy_by_step", "wrong_to_right", "right_to_wrong", cat)]
-            if "honest_accuracy_by_step" in s:
-                rows.append((f"{cat} (honest)", "honest_accuracy_by_step", "honest_wrong_to_right",
-                             "honest_right_to_wrong", f"{cat}_honest"))  # fmt: skip
-            for name, acc, wr, rw, k in rows:
-                lines.append(f"| {name} | {' → '.join(_pct(x) for x in s[acc])} | {s[wr]} | {s[rw]} | "
-                             f"{_d(ref['refined_minus_greedy'].get(k))} | {s['mean_steps']:.2f} | {s['malformed']} "
-                             f"| {s[tf]:.0f} | {s['seconds_per_item']:.2f} |")  # fmt: skip
-        drops = ref["significant_drops"]
-        lines.append(
-            f"\nRefinement lowers accuracy beyond noise on: {', '.join(drops) if drops else 'nothing'}."
-        )
-    if len([a for a in arms if a != "sft"]) < 2:
-        lines += ["", "Keep-share ablation: not run (`--keep-shares 0.2,0.8` adds one ToolACE-R arm each)."]
-    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":
