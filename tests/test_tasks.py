@@ -120,6 +120,30 @@ def test_solo_share_shows_one_needed_tool_alone():
         TaskMixConfig(solo_share=1.5)
 
 
+def test_abstention_match_tools_shows_as_many_tools_as_the_call_prompt():
+    for solo in (0.0, 0.5, 1.0):
+        for keep in (True, False):
+            cfg = TaskMixConfig(
+                distractors_min=0,
+                distractors_max=3,
+                abstention_share=1.0,
+                solo_share=solo,
+                abstention_keep_other_tools=keep,
+                abstention_match_tools=True,
+                seed=5,
+            )
+            by_id = {s["id"]: s for s in build_invocation(examples(), POOL, cfg)}
+            abstain = [i for i in by_id if i.endswith(":abstain")]
+            assert len(abstain) == 4  # every example with calls: a, b, c, d
+            for sid in abstain:
+                call_prompt = by_id[sid.removesuffix(":abstain")]
+                assert len(prompt_tool_names(by_id[sid])) == len(prompt_tool_names(call_prompt))
+    # Off (the default), the abstention of a one-tool call prompt may show more or fewer tools.
+    off = TaskMixConfig(distractors_min=0, distractors_max=3, abstention_share=1.0, solo_share=1.0, seed=5)
+    by_id = {s["id"]: s for s in build_invocation(examples(), POOL, off)}
+    assert any(len(prompt_tool_names(by_id[f"invocation:{i}:abstain"])) != 1 for i in "acd")
+
+
 def test_invocation_deterministic_under_seed():
     cfg = TaskMixConfig(distractors_min=2, distractors_max=4, abstention_share=0.5, seed=1)
     a = build_invocation(examples(), POOL, cfg)

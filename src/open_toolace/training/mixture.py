@@ -77,6 +77,11 @@ class TaskMixConfig:
     abstention_keep_other_tools: bool = _opt(
         True, "abstention prompts keep the example's unused tools (hard near-misses) besides distractors"
     )
+    abstention_match_tools: bool = _opt(
+        False,
+        "an abstention prompt shows as many tools as the call prompt of its example did (the needed tools "
+        "replaced by unrelated ones), so the number of tools says nothing about whether to call",
+    )
     max_tools: int = _opt(8, "most tools in one invocation / tool-generation sample")
     tool_generation_extra: int | None = _opt(
         None,

@@ -289,13 +289,15 @@ def _invocation_sample(
     cfg: TaskMixConfig,
     id: str,
     min_tools: int = 0,
-) -> dict:
+) -> tuple[dict, int]:
+    """The call sample and how many tools its prompt shows."""
     k = rng.randint(cfg.distractors_min, cfg.distractors_max)
     k = min(max(k, min_tools - len(tools)), cfg.max_tools - len(tools))
     tools = tools + pool.sample(rng, k, {t["name"] for t in tools})
     if cfg.shuffle_tools:
         rng.shuffle(tools)
-    return _sample("invocation", id, render_invocation(tools, ex["messages"], cfg.prompt_set), calls_text)
+    prompt = render_invocation(tools, ex["messages"], cfg.prompt_set)
+    return _sample("invocation", id, prompt, calls_text), len(tools)
 
 
 def build_invocation(
@@ -336,16 +338,22 @@ def build_invocation(
             out.append(
                 _sample("invocation", sid, render_invocation(solo, ex["messages"], cfg.prompt_set), text)
             )
+            shown = 1
         else:
-            out.append(_invocation_sample(ex, tools, text, rng, pool, cfg, sid))
+            sample, shown = _invocation_sample(ex, tools, text, rng, pool, cfg, sid)
+            out.append(sample)
         if needed:
-            called.append((ex, tools, needed))
+            called.append((ex, tools, needed, shown))
     # Abstentions: a seeded subset of the examples with calls, their needed tools taken away.
     n_abstain = round(cfg.abstention_share * len(called))
-    for ex, tools, needed in rng.sample(called, n_abstain):
+    for ex, tools, needed, shown in rng.sample(called, n_abstain):
         rest = [t for t in tools if t["name"] not in needed] if cfg.abstention_keep_other_tools else []
         # Never offer an empty list (trivial) and never re-add a needed tool as a "distractor".
         k = rng.randint(max(cfg.distractors_min, 1 if not rest else 0), max(cfg.distractors_max, 1))
+        if cfg.abstention_match_tools:  # as many tools as the call prompt showed: the count is no cue
+            if len(rest) > shown:
+                rest = rng.sample(rest, shown)
+            k = max(shown - len(rest), 0 if rest else 1)
         k = min(k, max(cfg.max_tools - len(rest), 0 if rest else 1))
         # The example's own tools are never drawn back in (without keep_other_tools its unused tools may
         # still serve the query: a round's generated tools were written for it), nor look-alikes of the
