@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.levers or args.batch_sizes:
         from eval_levers import time_levers
 
-        return time_levers(args)
+        return time_levers(args, argv)
 
     from open_toolace.evaluate import evaluate_bfcl, load_bfcl, resolve_categories
     from open_toolace.evaluate.bfcl import invocation_request

@@ -27,7 +27,7 @@ LEVERS = {
 }
 
 
-def time_levers(args: argparse.Namespace) -> int:
+def time_levers(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     """Generation time of the same requests under each LEVERS row, interleaved over --repeats rounds, on one
     model in one process: the ratios are what to read (this machine's absolute speed drifts)."""
 
@@ -82,7 +82,7 @@ def time_levers(args: argparse.Namespace) -> int:
         "max_new_tokens": args.max_new_tokens,
         "levers": rows,
         "machine": machine(args.dtype),
-        "command": command_line("eval.py", None),
+        "command": command_line("eval.py", argv),
     }
     name = "eval_batch_sizes.json" if args.batch_sizes else "eval_levers.json"
     out = atomic_write_json(Path(args.json).with_name(name), result)

@@ -69,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         "--seed-from", default=None, help="an earlier A/B run dir whose seed examples and queries to reuse"
     )
     args = ap.parse_args(argv)
+    args.argv = argv  # recorded as the command (None: this process's arguments)
     steps = set(args.steps.split(","))
 
     from open_toolace.generation import make_generator
@@ -241,7 +242,7 @@ def summarize(args: argparse.Namespace, cfg: Any, ctx: Any, adapters: dict, thre
         "max_new_tokens": args.max_new_tokens,
         "batch_size": args.batch_size,
         "machine": machine(cfg.backend_args.get("dtype"), torch_threads=threads, python=True),
-        **stamp("prompt_ab.py", None),
+        **stamp("prompt_ab.py", args.argv),
     }
 
 
