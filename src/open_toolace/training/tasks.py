@@ -350,6 +350,7 @@ def build_invocation(
         rest = [t for t in tools if t["name"] not in needed] if cfg.abstention_keep_other_tools else []
         # Never offer an empty list (trivial) and never re-add a needed tool as a "distractor".
         k = rng.randint(max(cfg.distractors_min, 1 if not rest else 0), max(cfg.distractors_max, 1))
+        # Matching replaces this draw, which still happens so the seeded stream stays the one measured.
         if cfg.abstention_match_tools:  # as many tools as the call prompt showed: the count is no cue
             if len(rest) > shown:
                 rest = rng.sample(rest, shown)
