@@ -144,6 +144,36 @@ def test_abstention_match_tools_shows_as_many_tools_as_the_call_prompt():
     assert any(len(prompt_tool_names(by_id[f"invocation:{i}:abstain"])) != 1 for i in "acd")
 
 
+def test_abstention_siblings_offer_the_family_of_the_needed_tool():
+    # g calls `get_weather` beside `moon_phase`, so a's abstention (a calls get_weather too) can offer
+    # moon_phase, a tool of its family that a does not list; c's `convert` is always listed alone.
+    g = make_example(
+        "g",
+        [{"role": "user", "content": "weather in Oslo"}],
+        [tool("get_weather", "city"), tool("moon_phase", "date")],
+        [{"name": "get_weather", "arguments": {"city": "Oslo"}}],
+        source="t",
+    )
+    exs = [*examples(), g]
+    pool = [*POOL, tool("moon_phase", "date")]
+    # keep_other_tools off: the example's own unused tools are not shown, so only the pool fills
+    base = dict(distractors_min=0, distractors_max=0, abstention_share=1.0, solo_share=1.0, seed=2)
+    base.update(abstention_keep_other_tools=False, abstention_match_tools=True)
+    on = TaskMixConfig(**base, abstention_siblings=True)
+    off = TaskMixConfig(**base)
+    got_on = {s["id"]: prompt_tool_names(s) for s in build_invocation(exs, pool, on)}
+    got_off = {s["id"]: prompt_tool_names(s) for s in build_invocation(exs, pool, off)}
+    assert got_on["invocation:a:abstain"] == ["moon_phase"]  # the sibling, not a random pool tool
+    assert got_off["invocation:a:abstain"] != ["moon_phase"]
+    # g lists moon_phase itself (its own tools are never drawn back): no family left, an unrelated tool
+    for sid in ("invocation:c:abstain", "invocation:g:abstain"):
+        assert len(got_on[sid]) == 1 and got_on[sid][0].startswith("pool_tool_")
+    # every abstention still hides its needed tools
+    for ex in exs:
+        if ex["calls"]:
+            assert not {c["name"] for c in ex["calls"]} & set(got_on[f"invocation:{ex['id']}:abstain"])
+
+
 def test_invocation_deterministic_under_seed():
     cfg = TaskMixConfig(distractors_min=2, distractors_max=4, abstention_share=0.5, seed=1)
     a = build_invocation(examples(), POOL, cfg)

@@ -82,6 +82,12 @@ class TaskMixConfig:
         "an abstention prompt shows as many tools as the call prompt of its example did (the needed tools "
         "replaced by unrelated ones), so the number of tools says nothing about whether to call",
     )
+    abstention_siblings: bool = _opt(
+        False,
+        "the tools added to an abstention prompt come first from the needed tools' siblings (tools listed "
+        "beside them where they are called in other examples: a mortgage tool for a compound-interest "
+        "request), then from unrelated ones; the near miss a model must tell apart from a fit",
+    )
     max_tools: int = _opt(8, "most tools in one invocation / tool-generation sample")
     tool_generation_extra: int | None = _opt(
         None,

@@ -216,6 +216,7 @@ class _Pool:
         for t in tools:
             d = tool_record(t)
             by_name.setdefault(d["name"], d)
+        self.by_name = by_name
         self.tools = list(by_name.values())
 
     def sample(
@@ -232,6 +233,19 @@ class _Pool:
             return [t for t in picks if t["name"] not in exclude][:k]
         ok = [t for t in self.tools if t["name"] not in exclude and not (content_words(t["name"]) & words)]
         return rng.sample(ok, min(k, len(ok)))
+
+    def siblings(
+        self, rng: random.Random, k: int, names: set[str], exclude: set[str], unlike: set[str]
+    ) -> list[dict]:
+        """Up to `k` of `names` (sorted, so the draw is seeded) that are in the pool, not in `exclude`, and
+        share no content word with `unlike`."""
+        words = set().union(*map(content_words, unlike)) if unlike else set()
+        ok = [
+            self.by_name[n]
+            for n in sorted(names)
+            if n in self.by_name and n not in exclude and not (content_words(n) & words)
+        ]
+        return rng.sample(ok, min(k, len(ok))) if k > 0 else []
 
 
 # Verbs and fillers every tool family shares: two tools with only these in common are not look-alikes.
@@ -312,6 +326,8 @@ def build_invocation(
     pool = _Pool(distractor_pool)
     skipped = skipped if skipped is not None else Counter()
     out, called = [], []
+    # name -> the other tools listed where it is called: its family, for near-miss abstentions
+    listed_with: dict[str, set[str]] = {}
     for ex in examples:
         calls = ex.get("calls")
         if calls is None:
@@ -344,6 +360,9 @@ def build_invocation(
             out.append(sample)
         if needed:
             called.append((ex, tools, needed, shown))
+            if cfg.abstention_siblings:
+                for n in needed:
+                    listed_with.setdefault(n, set()).update(names - needed)
     # Abstentions: a seeded subset of the examples with calls, their needed tools taken away.
     n_abstain = round(cfg.abstention_share * len(called))
     for ex, tools, needed, shown in rng.sample(called, n_abstain):
@@ -360,7 +379,11 @@ def build_invocation(
         # still serve the query: a round's generated tools were written for it), nor look-alikes of the
         # needed ones.
         own = {t["name"] for t in tools}
-        extra = pool.sample(rng, k, own | needed, unlike=needed)
+        extra = []
+        if cfg.abstention_siblings:  # near misses first: the family of the needed tools
+            family = set().union(*(listed_with.get(n, set()) for n in needed))
+            extra = pool.siblings(rng, k, family, own | needed, unlike=needed)
+        extra += pool.sample(rng, k - len(extra), own | needed | {t["name"] for t in extra}, unlike=needed)
         kept = rest + extra
         if not kept:
             skipped["invocation:abstention_without_tools"] += 1
