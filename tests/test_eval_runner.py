@@ -238,6 +238,51 @@ def test_item_from_example_scores_reference_calls():
     assert item_from_example({**ex, "calls": []})["category"] == "irrelevance"
 
 
+def test_converted_example_file_as_dataset(tmp_path):
+    """`toolace data convert`'s output is a --dataset as it is; a broken record is a reject with a reason."""
+    tools = [{"name": "get_time", "description": "Time.", "parameters": {"type": "object",
+             "properties": {"city": {"type": "string"}}, "required": ["city"]}}]  # fmt: skip
+    recs = [
+        {"id": "c0", "messages": [{"role": "user", "content": "Time in Lima?"}], "tools": tools,
+         "calls": [{"name": "get_time", "arguments": {"city": "Lima"}}]},
+        # API-Bank style: the call that follows a tool result
+        {"id": "c1", "messages": [{"role": "user", "content": "Time where I am?"},
+                                  {"role": "assistant", "content": "[where_am_i()]"},
+                                  {"role": "tool", "content": "Oslo"}], "tools": tools,
+         "calls": [{"name": "get_time", "arguments": {"city": "Oslo"}}]},
+        {"id": "c2", "messages": [{"role": "user", "content": "Tell me a joke."}], "tools": tools, "calls": []},
+        {"id": "c3", "messages": [{"role": "user", "content": "Time?"}], "tools": "get_time", "calls": []},
+        {"id": "c4", "messages": [{"role": "user", "content": "Time?"}], "tools": tools, "calls": None},
+        {"id": "c5", "messages": [{"role": "assistant", "content": "Hi"}], "tools": tools, "calls": []},
+    ]  # fmt: skip
+    path = write_jsonl(tmp_path / "converted.jsonl", recs)
+    items, rejects = load_dataset(path)
+    assert [(it["id"], it["category"]) for it in items] == [
+        ("c0", "simple"),
+        ("c1", "simple"),
+        ("c2", "irrelevance"),
+    ]
+    reasons = {r["id"]: r["reason"] for r in rejects}
+    assert set(reasons) == {"c3", "c4", "c5"}
+    assert (
+        "'tools' must be a list" in reasons["c3"]
+        and "unlabeled" in reasons["c4"]
+        and "tool result" in reasons["c5"]
+    )
+    outputs = {
+        "Time in Lima?": '[get_time(city="lima")]',
+        "Oslo": '[get_time(city="Oslo")]',
+        "Tell me a joke.": "[]",
+    }
+    scores = evaluate_dataset(
+        FakeGenerator(lambda m: outputs[m[-1]["content"]]), path, tmp_path / "run", progress=False
+    )
+    assert (
+        scores["categories"]["simple"]["correct"] == 2
+        and scores["categories"]["irrelevance"]["honest_accuracy"] == 1.0
+    )
+
+
 def test_compare_and_cli(tmp_path, capsys):
     from open_toolace.cli import main
 

@@ -18,7 +18,9 @@ Format (JSONL, one record a line — BFCL's own `.json` files are JSONL — or o
   that is not offered, ...) is rejected with its line and reason, never silently dropped.
 
 `item_from_example` turns an internal example record (tools + reference calls) into the same item, so a
-held-out set of internal records is scored by the same official checker as BFCL.
+held-out set of internal records is scored by the same official checker as BFCL; `load_dataset` reads a file
+of them too (a record with `messages` + `tools` and no `question`), so the output of `toolace data convert`
+is a `--dataset` as it is.
 """
 
 from __future__ import annotations
@@ -115,8 +117,9 @@ def make_item(record: dict[str, Any], ground_truth: Any = None) -> dict[str, Any
         messages = item_messages(item)
     except (KeyError, TypeError, ValueError) as e:
         raise ValueError(f"bad question: {e}") from e
-    if not messages or messages[-1]["role"] != "user":
-        raise ValueError("the conversation must end with a user turn")
+    # A tool result is a turn to answer too (API-Bank: call the API that ToolSearcher just found).
+    if not messages or messages[-1]["role"] not in ("user", "tool"):
+        raise ValueError("the conversation must end with a user turn or a tool result")
     return item
 
 
@@ -135,13 +138,28 @@ def load_dataset(path: str | Path, answers: str | Path | None = None) -> tuple[l
         try:
             if rid in seen:
                 raise ValueError(f"duplicate id {rid!r}")
-            item = make_item(rec, by_id.get(rid) if isinstance(rid, str) else None)
+            if is_example_record(rec):  # what `toolace data convert` writes: scored against its calls
+                item = _example_item(rec)
+            else:
+                item = make_item(rec, by_id.get(rid) if isinstance(rid, str) else None)
         except ValueError as e:
             rejects.append({"line": lineno, "id": rid, "reason": str(e)})
             continue
         seen.add(item["id"])
         items.append(item)
     return items, rejects
+
+
+def is_example_record(rec: Any) -> bool:
+    """An internal example record (`toolace data convert`'s output) rather than a BFCL question record."""
+    return isinstance(rec, dict) and "question" not in rec and "messages" in rec and "tools" in rec
+
+
+def _example_item(rec: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return item_from_example(rec)
+    except (KeyError, TypeError, AttributeError) as e:  # a hand-edited record: a reason, not a crash
+        raise ValueError(f"bad example record: {type(e).__name__}: {e}") from e
 
 
 def item_from_example(example: dict[str, Any]) -> dict[str, Any]:
@@ -153,6 +171,8 @@ def item_from_example(example: dict[str, Any]) -> dict[str, Any]:
 
     if example.get("calls") is None:
         raise ValueError(f"{example.get('id')}: unlabeled example (calls is null) cannot be scored")
+    if not isinstance(example.get("tools"), list):
+        raise ValueError(f"{example.get('id')}: 'tools' must be a list of tool definitions")
     functions = [tool_to_bfcl(Tool.from_dict(t)) for t in example["tools"]]
     docs = {f["name"]: f for f in functions}
     ground_truth = []
