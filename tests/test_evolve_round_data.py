@@ -72,6 +72,11 @@ def kept_item(i: int) -> dict:
     }
 
 
+def shows(prompt: str, name: str) -> bool:
+    """The prompt lists tool `name`, in JSON or as a Python signature (whatever the prompt set)."""
+    return f'"{name}"' in prompt or f"def {name}(" in prompt
+
+
 def test_full_triplets_one_of_each_kind_per_item_with_pool_distractors():
     items = [kept_item(i) for i in range(6)]
     replay = [
@@ -89,11 +94,11 @@ def test_full_triplets_one_of_each_kind_per_item_with_pool_distractors():
         prompt = s["prompt"][0]["content"]
         if sample_kind(s) == "abstention":
             # never the needed tool, never the item's own tools, never a look-alike of the needed one
-            assert '"get_weather"' not in prompt and "weather_alert" not in prompt
+            assert not shows(prompt, "get_weather") and "weather_alert" not in prompt
             assert "get_weather_forecast" not in prompt
-            assert any(f'"{n}"' in prompt for n in pool_names)
+            assert any(shows(prompt, n) for n in pool_names)
     n_with_pool = sum(
-        any(f'"{n}"' in s["prompt"][0]["content"] for n in pool_names)
+        any(shows(s["prompt"][0]["content"], n) for n in pool_names)
         for s in samples
         if sample_kind(s) == "invocation"
     )

@@ -43,7 +43,9 @@ def test_prints_parsed_calls(fake, tools_file, capsys):
     backend, model, adapter, _ = fake["args"]
     assert (backend, model, adapter) == ("hf", "embedded:smollm2-135m", None)
     request = fake["gen"].calls[0]["requests"][0]
-    assert request[0]["role"] == "system" and '"get_weather"' in request[0]["content"]
+    assert (
+        request[0]["role"] == "system" and "def get_weather(" in request[0]["content"]
+    )  # the default set: lean
     assert request[-1] == {"role": "user", "content": "Weather in Paris?"}
 
 

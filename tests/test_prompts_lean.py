@@ -94,11 +94,12 @@ def test_round_steps_read_python_tools():
 
 
 def test_saved_prompt_format_is_used_by_eval_and_infer(tmp_path, monkeypatch):
+    # Saved `bfcl`, not the default (`lean`), so only the saved file can make eval and infer pick it.
     adapter = tmp_path / "adapter"
-    prompts.save_prompt_format(adapter, "lean")
+    prompts.save_prompt_format(adapter, "bfcl")
     assert json.loads((adapter / prompts.PROMPT_FORMAT_FILE).read_text()) == {
-        "prompt_set": "lean",
-        "tool_format": "python",
+        "prompt_set": "bfcl",
+        "tool_format": "json",
     }
     gen = FakeGenerator("[]")
     cfg = EvalConfig(
@@ -109,7 +110,8 @@ def test_saved_prompt_format_is_used_by_eval_and_infer(tmp_path, monkeypatch):
         out=str(tmp_path / "ev"),
     )
     scores = run_eval(cfg, generator=gen)
-    assert scores["prompt_set"] == "lean" and "def " in gen.calls[0]["requests"][0][0]["content"]
+    system = gen.calls[0]["requests"][0][0]["content"]
+    assert scores["prompt_set"] == "bfcl" and '"parameters"' in system and "def " not in system
 
     box = {}
 
@@ -121,14 +123,16 @@ def test_saved_prompt_format_is_used_by_eval_and_infer(tmp_path, monkeypatch):
     tools = tmp_path / "tools.json"
     tools.write_text(json.dumps([TOOL]))
     assert main(["infer", "--tools", str(tools), "--adapter", str(adapter), "Weather in Paris?"]) == 0
-    assert "def get_weather(" in box["gen"].calls[0]["requests"][0][0]["content"]
-    with pytest.warns(UserWarning, match="trained with prompt set 'lean'"):
+    assert '"parameters"' in box["gen"].calls[0]["requests"][0][0]["content"]
+    with pytest.warns(UserWarning, match="trained with prompt set 'bfcl'"):
         assert (
-            main(["infer", "--tools", str(tools), "--adapter", str(adapter), "--prompt-set", "bfcl", "Hi"])
+            main(["infer", "--tools", str(tools), "--adapter", str(adapter), "--prompt-set", "lean", "Hi"])
             == 0
         )
-    assert '"parameters"' in box["gen"].calls[0]["requests"][0][0]["content"]
-    assert prompts.resolve_prompt_set(None, tmp_path / "nothing-saved") == "bfcl"
+    assert "def get_weather(" in box["gen"].calls[0]["requests"][0][0]["content"]
+    # nothing saved (a model trained elsewhere, or before formats were saved): the project's default
+    assert prompts.resolve_prompt_set(None, tmp_path / "nothing-saved") == "lean"
+    assert TaskMixConfig().prompt_set == "lean"
 
 
 def test_trainer_saves_the_prompt_format(tmp_path):

@@ -116,6 +116,7 @@ def tiny_cfg(tmp: Path, seed_file: Path, queries: Path, *extra: str) -> RunConfi
             f"seed_data.source={seed_file}",
             f"seed_data.queries={queries}",
             f"out_root={tmp}",
+            "bootstrap.mix.prompt_set=bfcl",  # round_script writes its tools as JSON lists
             *extra,
         ],
     )

@@ -74,8 +74,8 @@ def examples() -> list[dict]:
 
 
 def prompt_tool_names(sample: dict) -> list[str]:
-    system = sample["prompt"][0]["content"]
-    return re.findall(r'\{"name": "([^"]+)"', system)
+    system = sample["prompt"][0]["content"]  # JSON tools (bfcl) or Python signatures (lean)
+    return re.findall(r'\{"name": "([^"]+)"', system) or re.findall(r"^def ([\w.]+)\(", system, re.M)
 
 
 def test_invocation_counts_distractors_and_abstentions():

@@ -8,10 +8,13 @@ Templates live in `PROMPTS[task][part]`; placeholders are `{name}` and only the 
     messages = render_invocation(tools, [{"role": "user", "content": "weather in Paris?"}], prompts=prompts)
     text = apply_chat_template(tokenizer, messages)
 
-Invocation follows BFCL's default prompting style (bfcl_eval.constants.default_prompts, "classic" persona,
-python return format, JSON function docs, plaintext): the system prompt lists the tools as JSON and asks for
-`[func_name(param=value, ...)]`. It is shortened (no multi-turn paragraph, one tool per line) because the
-embedded model has a small context and CPU time is precious; the instructions are the same.
+Two sets (`PROMPT_SETS`). `lean`, the default a model is trained in (`TaskMixConfig.prompt_set`) and served
+with when it has no saved format: tools as Python signatures with docstrings under a one-line instruction
+(1.5-2.3x fewer prompt tokens; better at the same training tokens, docs/bootstrap_levers.md). `bfcl`, for
+models tuned on BFCL's prompt: BFCL's default prompting style (bfcl_eval.constants.default_prompts,
+"classic" persona, python return format, JSON function docs, plaintext), shortened (no multi-turn paragraph,
+one tool per line); the instructions are the same. A bare `prompts=None` in the render functions is `bfcl`,
+the base that `load_prompts` overrides merge onto.
 """
 
 from __future__ import annotations
@@ -161,7 +164,8 @@ def saved_prompt_set(model_dir: str | Path | None) -> str | None:
 
 def resolve_prompt_set(asked: str | None, model_dir: str | Path | None) -> str:
     """What a trained model is served with: its saved set unless one is asked for (then a warning when the
-    two differ: a train/serve mismatch); `bfcl` for a model with none saved."""
+    two differ: a train/serve mismatch); for a model with none saved, `lean`, the set this project trains
+    in (ask for `bfcl` for a model tuned on BFCL's own prompt)."""
     saved = saved_prompt_set(model_dir)
     if asked and saved and asked != saved:
         import warnings
@@ -170,7 +174,7 @@ def resolve_prompt_set(asked: str | None, model_dir: str | Path | None) -> str:
             f"{model_dir} was trained with prompt set {saved!r}; serving it with {asked!r} as asked",
             stacklevel=2,
         )
-    return asked or saved or "bfcl"
+    return asked or saved or "lean"
 
 
 def load_prompts(

@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=None, help="model spec (default: embedded:smollm2-135m) or served name")
     p.add_argument("--adapter", default=None, help="LoRA adapter dir on top of --model")
     p.add_argument(
-        "--prompt-set", default=None, help="bfcl | lean (default: the set saved with the adapter, else bfcl)"
+        "--prompt-set", default=None, help="lean | bfcl (default: the set saved with the adapter, else lean)"
     )
     p.add_argument("--backend", default="hf", choices=["hf", "openai", "vllm"])
     p.add_argument("--base-url", default=None, help="openai backend: server URL ending in /v1")

@@ -56,7 +56,7 @@ class EvalConfig:
     prompt_set: str | None = field(
         default=None,
         metadata={
-            "help": "bfcl | lean; null: the set saved with the adapter (prompt_format.json), else bfcl"
+            "help": "lean | bfcl; null: the set saved with the adapter (prompt_format.json), else lean"
         },
     )
     progress: bool = field(default=True, metadata={"help": "show a progress bar"})

@@ -106,9 +106,10 @@ class TaskMixConfig:
     )
     adaption_name_hint: bool = _opt(True, "give the tool name in the adaption prompt")
     prompt_set: str = _opt(
-        "bfcl",
-        "prompt set the samples are rendered in: bfcl (JSON tools, BFCL's instruction) or lean "
-        "(Python signatures, a short instruction); the model learns it and is served with it",
+        "lean",
+        "prompt set the samples are rendered in: lean (Python signatures, a short instruction: better at "
+        "the same training tokens, docs/bootstrap_levers.md) or bfcl (JSON tools, BFCL's instruction); the "
+        "model learns it and is served with it",
     )
     identifier_names: bool = _opt(
         True,

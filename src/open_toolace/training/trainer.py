@@ -282,6 +282,15 @@ def train(
     out = Path(output_dir)
     if cfg.prompt_set is None:  # samples built by `toolace train build` say which set they are rendered in
         cfg = replace(cfg, prompt_set=samples_prompt_set(samples_path))
+        if cfg.prompt_set is None:
+            import warnings
+
+            warnings.warn(
+                f"{samples_path}: no prompt set recorded (no {Path(samples_path).with_suffix('.config.yaml').name}"
+                "); the model will be served with the default, 'lean'. Set prompt_set=bfcl if the samples "
+                "are rendered in BFCL's prompt",
+                stacklevel=2,
+            )
     apply_threads(cfg.torch_threads)
     if (out / METRICS).exists() and not cfg.overwrite:
         print(f"{out}: already trained ({METRICS} present); pass overwrite=true to train again")
