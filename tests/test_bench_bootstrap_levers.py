@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import yaml
 
+from _bench import load_bench
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 def load():
-    spec = importlib.util.spec_from_file_location("bench_bootstrap_levers", BENCH / "bootstrap_levers.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bootstrap_levers")
 
 
 def make_run(root: Path, name: str, right: int, lr: float, **train_metrics) -> Path:

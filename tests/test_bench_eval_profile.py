@@ -3,27 +3,21 @@
 from __future__ import annotations
 
 import cProfile
-import importlib.util
 import pstats
 import time
-from pathlib import Path
 
 import pytest
 import torch
 
+from _bench import load_bench
 from open_toolace.generation import Sampling
 from open_toolace.generation.hf import HFGenerator
 from open_toolace.models import load_model
 
-PATH = Path(__file__).resolve().parents[1] / "bench" / "eval_profile.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("eval_profile", PATH)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("eval_profile")
 
 
 def profiled(fn):

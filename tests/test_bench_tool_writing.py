@@ -3,19 +3,12 @@ in the prompt set saved with its adapter, every query counted as kept or rejecte
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
-REPO = BENCH.parent
+from _bench import load_bench
 
-
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+REPO = Path(__file__).resolve().parents[1]
 
 
 def adapter(path: Path, prompt_set: str) -> Path:
@@ -32,7 +25,7 @@ def adapter(path: Path, prompt_set: str) -> Path:
 
 
 def test_tool_writing_counts_every_query_per_arm(tmp_path):
-    tw = load("tool_writing")
+    tw = load_bench("tool_writing")
     a, b = adapter(tmp_path / "a", "bfcl"), adapter(tmp_path / "b", "lean")
     js = tmp_path / "tw.json"
     argv = [f"json={a}", f"lean={b}", "--config", str(REPO / "configs" / "run_tiny.yaml"), "--queries", "3",

@@ -4,22 +4,19 @@ of the stored greedy outputs, the JSON + report, and a resume that trains nothin
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from _bench import load_bench
+
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 REPO = BENCH.parent
 
 
-def load(name: str):
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+load = load_bench
 
 
 @pytest.fixture(autouse=True)
