@@ -23,7 +23,10 @@ class EvalConfig:
     categories: str = field(
         default="all", metadata={"help": "comma list of BFCL categories / groups (all, non_live, live, ...)"}
     )
-    limit: int | None = field(default=None, metadata={"help": "first N items per category (None: all)"})
+    limit: int | None = field(
+        default=None,
+        metadata={"help": "first N items per category; with dataset, the first N of the file (None: all)"},
+    )
     dataset: str | None = field(
         default=None, metadata={"help": "a BFCL-format question file instead of the benchmark"}
     )
