@@ -36,6 +36,7 @@ if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ 
 
 from _ab import copy_seed, pct, round_paired, write_result  # noqa: E402
 from _results import machine, stamp  # noqa: E402
+from tool_writing import tool_stage  # noqa: E402
 
 ARMS = {"json": "bfcl", "python": "lean"}  # arm -> prompt set (its tool-doc format is the arm's name)
 CATEGORIES = "non_live,live_simple"
@@ -176,25 +177,10 @@ def eval_arms(args: argparse.Namespace, ctx: Any, generator: Any, dtype: str) ->
 
 def tool_writing(cfg: Any, ctx: Any, arm: str, gen: Any, queries: list[dict]) -> dict[str, Any]:
     """The share of held-out queries for which the arm writes a valid tool (what a round runs on)."""
-    from collections import Counter
-
-    from open_toolace.evolve.sample import generate_tools
-    from open_toolace.io import write_jsonl
-
     ev = cfg.evolve
-    kept, rejected = generate_tools(gen, queries, ev.m, ev.tool_sampling(cfg.seed), prompts=ARMS[arm])
-    write_jsonl(ctx.path(arm, "tools_kept.jsonl"), kept)
-    write_jsonl(ctx.path(arm, "tools_rejected.jsonl"), rejected)
-    problems = Counter(p.get("reason", "?") for it in kept for p in it["meta"].get("tool_problems") or [])
-    return {
-        "queries": len(queries),
-        "valid": len(kept),
-        "share": round(len(kept) / max(1, len(queries)), 4),
-        "rejected": dict(Counter(r["reason"] for r in rejected).most_common()),
-        "tool_problems_in_kept": dict(problems.most_common()),
-        "m": ev.m,
-        "sampling": ev.tool_sampling(cfg.seed).astuple(),
-    }
+    sampling = ev.tool_sampling(cfg.seed)
+    stats = tool_stage(gen, queries, ev.m, sampling, ARMS[arm], ctx.path(arm))
+    return {**stats, "m": ev.m, "sampling": sampling.astuple()}
 
 
 def summarize(args: argparse.Namespace, cfg: Any, ctx: Any, adapters: dict, threads: int) -> dict[str, Any]:

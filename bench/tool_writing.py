@@ -39,6 +39,27 @@ def parse_arms(specs: list[str]) -> dict[str, str]:
     return arms
 
 
+def tool_stage(
+    gen: Any, queries: list[dict], m: int, sampling: Any, prompts: str, out_dir: Path, progress: bool = True
+) -> dict[str, Any]:
+    """A round's tool stage alone: `m` tools per query, kept / rejected tools written to `out_dir`; returns
+    queries, valid, share, rejections by reason and the repairs found in the kept tools."""
+    from open_toolace.evolve.sample import generate_tools
+    from open_toolace.io import write_jsonl
+
+    kept, rejected = generate_tools(gen, queries, m, sampling, progress=progress, prompts=prompts)
+    write_jsonl(Path(out_dir) / "tools_kept.jsonl", kept)
+    write_jsonl(Path(out_dir) / "tools_rejected.jsonl", rejected)
+    problems = Counter(p.get("reason", "?") for it in kept for p in it["meta"].get("tool_problems") or [])
+    return {
+        "queries": len(queries),
+        "valid": len(kept),
+        "share": round(len(kept) / max(1, len(queries)), 4),
+        "rejected": dict(Counter(r["reason"] for r in rejected).most_common()),
+        "tool_problems_in_kept": dict(problems.most_common()),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("arms", nargs="+", help="NAME=ADAPTER_DIR, one per arm")
@@ -49,10 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from open_toolace.config import load_config
-    from open_toolace.evolve.sample import generate_tools
     from open_toolace.generation import make_generator
     from open_toolace.hardware import apply_threads
-    from open_toolace.io import Manifest, atomic_write_json, read_jsonl, write_jsonl
+    from open_toolace.io import Manifest, atomic_write_json, read_jsonl
     from open_toolace.pipeline.config import RunConfig
     from open_toolace.pipeline.manifest import Ctx, Generators, NoHooks
     from open_toolace.pipeline.seed import query_pool
@@ -63,9 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     threads = apply_threads(cfg.threads)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    gens = Generators(
-        make_generator, cfg.backend, cfg.model, dict(cfg.backend_args)
-    )  # unused: no stage generates
+    # The query pool is a run stage; it generates nothing, so its generators are never started.
+    gens = Generators(make_generator, cfg.backend, cfg.model, dict(cfg.backend_args))
     ctx = Ctx(out, Manifest.open(out), gens, NoHooks())
     ctx.stage("queries", lambda: query_pool(cfg, ctx, args.queries))
     queries = read_jsonl(ctx.path("seed", "queries.jsonl"))[: args.queries]
@@ -76,22 +95,12 @@ def main(argv: list[str] | None = None) -> int:
         prompt_set = resolve_prompt_set(None, adapter)
         gen = make_generator(cfg.backend, cfg.model, adapter=adapter, **dict(cfg.backend_args))
         t0 = time.perf_counter()
-        kept, rejected = generate_tools(
-            gen, queries, ev.m, sampling, progress=cfg.progress, prompts=prompt_set
-        )
-        seconds = time.perf_counter() - t0
-        write_jsonl(out / name / "tools_kept.jsonl", kept)
-        write_jsonl(out / name / "tools_rejected.jsonl", rejected)
-        problems = Counter(p.get("reason", "?") for it in kept for p in it["meta"].get("tool_problems") or [])
+        stats = tool_stage(gen, queries, ev.m, sampling, prompt_set, out / name, progress=cfg.progress)
         results[name] = {
             "adapter": adapter,
             "prompt_set": prompt_set,
-            "queries": len(queries),
-            "valid": len(kept),
-            "share": round(len(kept) / max(1, len(queries)), 4),
-            "rejected": dict(Counter(r["reason"] for r in rejected).most_common()),
-            "tool_problems_in_kept": dict(problems.most_common()),
-            "seconds": round(seconds, 1),
+            **stats,
+            "seconds": round(time.perf_counter() - t0, 1),
         }
         del gen
     result = {

@@ -226,12 +226,12 @@ class _Pool:
         names (an abstention must not be offered `get_weather_forecast` when it needs `get_weather`)."""
         if k <= 0 or not self.tools:
             return []
-        words = set().union(*map(content_words, unlike)) if unlike else set()
+        words = _words_of(unlike)
         if not words:
             # Oversample by the excluded count, then filter: exact without scanning the whole pool.
             picks = rng.sample(self.tools, min(len(self.tools), k + len(exclude)))
             return [t for t in picks if t["name"] not in exclude][:k]
-        ok = [t for t in self.tools if t["name"] not in exclude and not (content_words(t["name"]) & words)]
+        ok = [t for t in self.tools if _allowed(t["name"], exclude, words)]
         return rng.sample(ok, min(k, len(ok)))
 
     def siblings(
@@ -239,13 +239,18 @@ class _Pool:
     ) -> list[dict]:
         """Up to `k` of `names` (sorted, so the draw is seeded) that are in the pool, not in `exclude`, and
         share no content word with `unlike`."""
-        words = set().union(*map(content_words, unlike)) if unlike else set()
-        ok = [
-            self.by_name[n]
-            for n in sorted(names)
-            if n in self.by_name and n not in exclude and not (content_words(n) & words)
-        ]
+        words = _words_of(unlike)
+        ok = [self.by_name[n] for n in sorted(names) if n in self.by_name and _allowed(n, exclude, words)]
         return rng.sample(ok, min(k, len(ok))) if k > 0 else []
+
+
+def _words_of(names: set[str] | None) -> set[str]:
+    return set().union(*map(content_words, names)) if names else set()
+
+
+def _allowed(name: str, exclude: set[str], words: set[str]) -> bool:
+    """Not excluded by name, and no look-alike: shares no content word with `words`."""
+    return name not in exclude and not (content_words(name) & words)
 
 
 # Verbs and fillers every tool family shares: two tools with only these in common are not look-alikes.
