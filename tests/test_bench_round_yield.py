@@ -1,0 +1,58 @@
+"""bench/round_yield.py: the label check compares values (not the model's own names), the vote is scored at
+each threshold with every drop counted, and the script runs end to end on the tiny random model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from _bench import load_bench
+from test_bench_tool_writing import adapter
+
+REPO = Path(__file__).resolve().parents[1]
+TOOL = {"name": "area", "description": "Area.", "parameters": {"type": "object", "properties": {
+    "base": {"type": "number", "description": "b"}, "height": {"type": "number", "description": "h"}},
+    "required": ["base", "height"]}}  # fmt: skip
+
+
+def test_label_match_reads_values_not_names():
+    ry = load_bench("round_yield")
+    label = [{"name": "triangle_area", "arguments": {"base": 10, "height": 5, "unit": "cm"}}]
+    own = [{"name": "area", "arguments": {"b": "10", "h": 5.0, "units": " CM"}}]
+    assert ry.label_match(own, label) is True
+    assert ry.label_match([{"name": "area", "arguments": {"b": 10, "h": 6, "u": "cm"}}], label) is False
+    assert ry.label_match(own + own, label) is False  # as many calls as the label
+    assert ry.label_match([], []) is True and ry.label_match([], label) is False
+    assert ry.label_match(None, label) is None and ry.label_match(own, None) is None
+
+
+def test_score_votes_counts_kept_drops_and_matches_per_threshold():
+    ry = load_bench("round_yield")
+    items = [
+        {"id": "a", "tools": [TOOL], "samples": ["[area(base=10, height=5)]"] * 3 + ["[area(base=1, height=5)]"] * 2},
+        {"id": "b", "tools": [TOOL], "samples": ["[area(base=2, height=5)]"] * 3 + ["[area(base=2, color=1)]"] * 2},
+        {"id": "c", "tools": [TOOL], "samples": ["[nope(x=1)]"] * 5},
+    ]  # fmt: skip
+    labels = {
+        "a": [{"name": "t", "arguments": {"x": 10, "y": 5}}],
+        "b": [{"name": "t", "arguments": {"x": 3}}],
+    }
+    low = ry.score_votes(items, 0.6, labels, keep_no_call=False, grounding="off")
+    assert low["kept"] == 2 and low["kept_match"] == 1 and low["kept_scored"] == 2
+    assert low["dropped"] == {"vote:no_valid": 1}
+    high = ry.score_votes(items, 0.8, labels, keep_no_call=False, grounding="off")
+    assert high["kept"] == 1 and high["dropped"] == {"vote:below_threshold": 1, "vote:no_valid": 1}
+
+
+def test_round_yield_runs_on_the_tiny_model(tmp_path):
+    ry = load_bench("round_yield")
+    js = tmp_path / "ry.json"
+    argv = [str(adapter(tmp_path / "a", "lean")), "--config", str(REPO / "configs" / "run_tiny.yaml"),
+            "--queries", "3", "--temperatures", "0.5", "--out", str(tmp_path / "out"), "--json", str(js)]  # fmt: skip
+    assert ry.main(argv) == 0
+    res = json.loads(js.read_text())
+    tools = res["tool_stage"]
+    assert res["queries"] == 3 and tools["valid"] + sum(tools["rejected"].values()) == 3
+    assert set(res["vote"]["0.5"]) == {"0.4", "0.6", "0.8"}
+    for r in res["vote"]["0.5"].values():
+        assert r["kept"] + sum(r["dropped"].values()) == tools["valid"]
