@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pytest
 
 from open_toolace.config import ConfigError, load_config, parse_overrides, save_config
-from open_toolace.io import DataFileError, Manifest, atomic_write_json, iter_jsonl, read_jsonl, write_jsonl
+from open_toolace.io import (
+    DataFileError,
+    DirBusyError,
+    Manifest,
+    atomic_write_json,
+    dir_lock,
+    iter_jsonl,
+    read_jsonl,
+    write_jsonl,
+)
 
 
 @dataclass
@@ -111,3 +122,23 @@ def test_stage_decides_auto_threads_again_at_its_start(tmp_path, monkeypatch):
         assert seen == [2, 1]
     finally:
         torch.set_num_threads(before)
+
+
+def test_dir_lock_refuses_a_second_holder_and_frees_on_exit_or_kill(tmp_path):
+    busy = pytest.raises(DirBusyError, match=r"in use by another process \(pid \d+\)")
+    with dir_lock(tmp_path), busy, dir_lock(tmp_path):  # the second holder is refused
+        pass
+    with dir_lock(tmp_path):  # released on exit
+        pass
+    # a holder killed while it holds the lock leaves nothing stale behind
+    code = "import sys, time; from open_toolace.io import dir_lock\nwith dir_lock(sys.argv[1]):\n    print('held', flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        with pytest.raises(DirBusyError, match=f"pid {proc.pid}"), dir_lock(tmp_path):
+            pass
+    finally:
+        proc.kill()
+        proc.wait()
+    with dir_lock(tmp_path):
+        pass

@@ -315,6 +315,21 @@ def test_run_eval_from_config(tmp_path):
     assert (tmp_path / "eval_config.yaml").exists() and scores["model"] == "fake"
 
 
+def test_run_eval_refuses_a_directory_another_eval_holds(tmp_path, capsys):
+    from open_toolace.cli import main
+    from open_toolace.io import DirBusyError, dir_lock
+
+    items = load_bfcl(["simple_python"], 2)
+    cfg = EvalConfig(model="fake", categories="simple_python", limit=2, out=str(tmp_path), progress=False)
+    with dir_lock(tmp_path):
+        with pytest.raises(DirBusyError):
+            run_eval(cfg, generator=oracle(items))
+        assert main(["eval", "--model", "fake", "--categories", "simple_python", "--out", str(tmp_path)]) == 2
+    assert "in use by another process" in capsys.readouterr().err
+    assert not (tmp_path / "results.jsonl").exists()
+    assert run_eval(cfg, generator=oracle(items))["categories"]["simple_python"]["accuracy"] == 1.0
+
+
 def test_tiny_random_model_end_to_end(tmp_path, capsys):
     """`toolace eval` with a real (random) HF model on the hf backend: 5 items of two categories."""
     from open_toolace.cli import main

@@ -351,6 +351,14 @@ def test_check_resume_allows_only_resume_free_changes(tmp_path):
         )
 
 
+def test_run_refuses_a_directory_another_run_holds(tmp_path):
+    from open_toolace.io import DirBusyError, dir_lock
+
+    with dir_lock(tmp_path), pytest.raises(DirBusyError):
+        run(load_config(RunConfig, None, ["model=tiny-random"]), run_dir=tmp_path)
+    assert not (tmp_path / "config.yaml").exists()  # refused before it wrote anything
+
+
 RUN_CONFIGS = ("demo", "run_tiny", "bootstrap_levers", "cpu", "gpu")
 
 

@@ -6,6 +6,7 @@ resumable: a file either exists whole or not at all, so a killed stage is simply
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -18,6 +19,43 @@ from typing import Any
 
 class DataFileError(ValueError):
     """An input file that cannot be read at all (one clear message with the path and line)."""
+
+
+class DirBusyError(RuntimeError):
+    """Another process holds the directory's lock (two runs writing one directory would corrupt it)."""
+
+
+@contextlib.contextmanager
+def dir_lock(directory: str | Path) -> Iterator[Path]:
+    """Hold `<directory>/.lock` exclusively for the block, or raise DirBusyError at once.
+
+    An OS lock (`flock`), not a marker file: the kernel drops it when the holder exits, killed or not, so a
+    killed run never leaves a stale lock behind. Where `fcntl` does not exist (Windows) the block runs
+    unlocked.
+    """
+    path = Path(directory) / ".lock"
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield path
+        return
+    with open(path, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "?"
+            raise DirBusyError(
+                f"{directory} is in use by another process (pid {holder}); wait for it to finish or stop it"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(str(os.getpid()))
+        fh.flush()
+        try:
+            yield path
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:

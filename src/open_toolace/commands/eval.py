@@ -81,6 +81,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from open_toolace.config import ConfigError, load_config
     from open_toolace.evaluate.report import LABELS, pct
     from open_toolace.evaluate.runner import EvalConfig, run_eval
+    from open_toolace.io import DirBusyError
 
     try:
         cfg = load_config(EvalConfig, args.config, args.overrides)
@@ -93,7 +94,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
             setattr(cfg, dest, value)
     try:
         scores = run_eval(cfg)
-    except (ValueError, FileNotFoundError) as e:
+    except (ValueError, FileNotFoundError, DirBusyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{'metric':<60} accuracy")

@@ -62,9 +62,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except (ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    from open_toolace.io import DirBusyError
+
     try:
         scores = run(cfg, run_dir=args.out)
-    except ConfigError as e:
+    except (ConfigError, DirBusyError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(

@@ -36,7 +36,7 @@ from open_toolace.evaluate.config import GENERATION_KEYS, HF_EVAL_BATCH, EvalCon
 from open_toolace.evaluate.scoring import score_bfcl
 from open_toolace.generation import Sampling
 from open_toolace.hardware import apply_threads, machine_info
-from open_toolace.io import Manifest, atomic_write_json, write_jsonl
+from open_toolace.io import Manifest, atomic_write_json, dir_lock, write_jsonl
 from open_toolace.prompts import resolve_prompt_set
 
 if TYPE_CHECKING:
@@ -338,13 +338,18 @@ def generator_dtype(generator: Any, asked: str | None = None) -> str:
 
 def run_eval(cfg: EvalConfig, generator: Any = None) -> dict[str, Any]:
     """The `toolace eval` job: build the generator (unless given), run, save the resolved config."""
+    out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
+    cfg = replace(cfg, out=str(out))
+    out.mkdir(parents=True, exist_ok=True)
+    with dir_lock(out):  # a second eval into this directory stops here with a clear error
+        return _run_eval(cfg, out, generator)
+
+
+def _run_eval(cfg: EvalConfig, out: Path, generator: Any) -> dict[str, Any]:
     from open_toolace.config import save_config
     from open_toolace.evaluate.headroom import check_sampling
     from open_toolace.evaluate.refinement import check_refine
 
-    out = Path(cfg.out) if cfg.out else default_out_dir(cfg)
-    cfg = replace(cfg, out=str(out))
-    out.mkdir(parents=True, exist_ok=True)
     save_config(cfg, out / "eval_config.yaml")
     # fail on a bad category or a missing file before a model is loaded
     if cfg.dataset:

@@ -20,7 +20,7 @@ from typing import Any
 from open_toolace import generation
 from open_toolace.config import check_saved_config, save_config
 from open_toolace.hardware import apply_threads, machine_info, machine_line, resolve_dtype
-from open_toolace.io import Manifest
+from open_toolace.io import Manifest, dir_lock
 from open_toolace.pipeline.bootstrap import bootstrap_samples, train_adapter
 from open_toolace.pipeline.config import RESUME_FREE, RunConfig
 from open_toolace.pipeline.eval import eval_stage
@@ -51,6 +51,13 @@ def run(
     """
     run_dir = Path(run_dir) if run_dir is not None else run_dir_of(cfg)
     run_dir.mkdir(parents=True, exist_ok=True)
+    with dir_lock(run_dir):  # a second `toolace run` on this directory stops here with a clear error
+        return _run(cfg, run_dir, make_generator, hooks)
+
+
+def _run(
+    cfg: RunConfig, run_dir: Path, make_generator: MakeGenerator, hooks: StageHooks | None
+) -> dict[str, Any]:
     check_resume(cfg, run_dir)
     save_config(cfg, run_dir / "config.yaml")
     threads = apply_threads(cfg.threads)  # once, before any work: `auto` reads the machine's load now
