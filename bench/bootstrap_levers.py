@@ -26,7 +26,15 @@ from _results import stamp  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "bootstrap_levers.json"
 
 
-def arm_summary(run: Path) -> dict[str, Any]:
+def _accuracy(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    cats = scores["categories"]
+    acc = {f"{prefix}{c}": round(100 * v["accuracy"], 1) for c, v in cats.items()}
+    if "irrelevance" in cats and cats["irrelevance"].get("honest_accuracy") is not None:
+        acc[f"{prefix}irrelevance_honest"] = round(100 * cats["irrelevance"]["honest_accuracy"], 1)
+    return acc
+
+
+def arm_summary(run: Path, extra: list[str] | None = None) -> dict[str, Any]:
     import yaml
 
     from open_toolace.io import read_json
@@ -37,9 +45,16 @@ def arm_summary(run: Path) -> dict[str, Any]:
     all_steps = tm.get("counts_all_steps", tm.get("resumed_from") is None)
     scores = read_json(run / "eval" / "bootstrap" / "scores.json")
     cats = scores["categories"]
-    acc = {c: round(100 * v["accuracy"], 1) for c, v in cats.items()}
-    if "irrelevance" in cats and cats["irrelevance"].get("honest_accuracy") is not None:
-        acc["irrelevance_honest"] = round(100 * cats["irrelevance"]["honest_accuracy"], 1)
+    acc = _accuracy(scores)
+    items = {c: v["total"] for c, v in cats.items()}
+    gen_s = {"eval/bootstrap": scores.get("timing", {}).get("generation_seconds")}
+    for sub in extra or []:  # more eval directories inside the run dir: keys prefixed "<sub>/"
+        if not (run / sub / "scores.json").exists():
+            continue
+        sc = read_json(run / sub / "scores.json")
+        acc.update(_accuracy(sc, f"{sub}/"))
+        items.update({f"{sub}/{c}": v["total"] for c, v in sc["categories"].items()})
+        gen_s[sub] = sc.get("timing", {}).get("generation_seconds")
     return {
         "run": str(run),
         "seed": {"source": cfg["seed_data"]["source"], "examples": cfg["seed_data"]["limit"]},
@@ -54,7 +69,8 @@ def arm_summary(run: Path) -> dict[str, Any]:
             "last_loss": tm.get("last_loss"),
         },
         "accuracy": acc,
-        "items": {c: v["total"] for c, v in cats.items()},
+        "items": items,
+        "generation_s": gen_s,
     }
 
 
@@ -68,6 +84,13 @@ def main(argv: list[str] | None = None) -> int:
         metavar="BASE=ARM",
         help="pair ARM with BASE (run directory names); default: each arm with the one before it",
     )
+    ap.add_argument(
+        "--extra",
+        action="append",
+        default=[],
+        metavar="SUBDIR",
+        help="another eval directory inside each run dir (e.g. a `toolace eval --out RUN/heldout-x`), paired too",
+    )
     ap.add_argument("--json", default=str(RESULTS))
     args = ap.parse_args(argv)
 
@@ -78,19 +101,25 @@ def main(argv: list[str] | None = None) -> int:
     names = [r.name for r in runs]
     pairs = [tuple(p.split("=", 1)) for p in args.against] or list(zip(names, names[1:], strict=False))
     by_name = dict(zip(names, runs, strict=True))
-    arms = {r.name: arm_summary(r) for r in runs}
+    arms = {r.name: arm_summary(r, args.extra) for r in runs}
     paired = {}
     for base, arm in pairs:
-        res = compare_dirs(by_name[base] / "eval" / "bootstrap", by_name[arm] / "eval" / "bootstrap")
-        paired[f"{arm} - {base}"] = {
-            k: {
-                "n": v["n"],
-                "diff": round(100 * v["diff"], 1),
-                "ci95": [round(100 * x, 1) for x in v["ci95"]],
-            }
-            for k, v in res.items()
-            if v["n"]
-        }
+        res: dict[str, Any] = {}
+        for sub in ["eval/bootstrap", *args.extra]:
+            a, b = by_name[base] / sub, by_name[arm] / sub
+            if not ((a / "results.jsonl").exists() and (b / "results.jsonl").exists()):
+                continue
+            prefix = "" if sub == "eval/bootstrap" else f"{sub}/"
+            res.update({
+                f"{prefix}{k}": {
+                    "n": v["n"],
+                    "diff": round(100 * v["diff"], 1),
+                    "ci95": [round(100 * x, 1) for x in v["ci95"]],
+                }
+                for k, v in compare_dirs(a, b).items()
+                if v["n"]
+            })  # fmt: skip
+        paired[f"{arm} - {base}"] = res
     cats = sorted({c for a in arms.values() for c in a["accuracy"]})
     print("| arm | steps | tokens | train min | " + " | ".join(cats) + " |")
     print("|---|---:|---:|---:|" + "---:|" * len(cats))

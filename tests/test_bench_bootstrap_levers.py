@@ -26,14 +26,19 @@ def make_run(root: Path, name: str, right: int, lr: float, **train_metrics) -> P
     tm = {"global_step": 3, "tokens_seen": 1234, "wall_s": 60.0, "tokens_per_s": 20.5, "first_loss": 2.0,
           "last_loss": 1.0, **train_metrics}  # fmt: skip
     (run / "bootstrap" / "adapter" / "train_metrics.json").write_text(json.dumps(tm), encoding="utf-8")
-    rows = [{"id": f"simple_python_{i}", "category": "simple_python", "output": "[f()]", "valid": i < right}
-            for i in range(10)]  # fmt: skip
-    (run / "eval" / "bootstrap" / "results.jsonl").write_text(
-        "".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8"
-    )
-    scores = {"categories": {"simple_python": {"accuracy": right / 10, "total": 10}}}
-    (run / "eval" / "bootstrap" / "scores.json").write_text(json.dumps(scores), encoding="utf-8")
+    write_eval(run / "eval" / "bootstrap", "simple_python", right)
     return run
+
+
+def write_eval(out: Path, category: str, right: int, seconds: float | None = None) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    rows = [{"id": f"{category}_{i}", "category": category, "output": "[f()]", "valid": i < right}
+            for i in range(10)]  # fmt: skip
+    (out / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    scores = {"categories": {category: {"accuracy": right / 10, "total": 10}}}
+    if seconds is not None:
+        scores["timing"] = {"generation_seconds": seconds}
+    (out / "scores.json").write_text(json.dumps(scores), encoding="utf-8")
 
 
 def test_summary_table_and_paired_difference(tmp_path, capsys):
@@ -55,3 +60,18 @@ def test_a_run_resumed_without_progress_has_no_token_count(tmp_path, capsys):
     assert load().main([str(old), str(new), "--json", str(tmp_path / "l.json")]) == 0
     table = capsys.readouterr().out
     assert "| old | 3 | ? | ? | 30.0 |" in table and "| new | 3 | 1,234 | 1.0 | 30.0 |" in table
+
+
+def test_extra_eval_dirs_are_summarized_and_paired_under_their_prefix(tmp_path):
+    a, b = make_run(tmp_path, "base", 3, 1e-3), make_run(tmp_path, "arm", 3, 1e-3)
+    write_eval(a / "heldout-x", "x", 2, seconds=12.5)
+    write_eval(b / "heldout-x", "x", 9, seconds=20.0)
+    out = tmp_path / "l.json"
+    assert (
+        load().main([str(a), str(b), "--extra", "heldout-x", "--extra", "missing", "--json", str(out)]) == 0
+    )
+    res = json.loads(out.read_text())
+    assert res["arms"]["arm"]["accuracy"] == {"simple_python": 30.0, "heldout-x/x": 90.0}
+    assert res["arms"]["base"]["generation_s"]["heldout-x"] == 12.5
+    paired = res["paired"]["arm - base"]
+    assert paired["simple_python"]["diff"] == 0.0 and paired["heldout-x/x"]["diff"] == 70.0
