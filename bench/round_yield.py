@@ -4,16 +4,23 @@ A round's yield (queries that end as kept triplets) and the quality of what it k
 can teach anything. This runs one round's model stages from one adapter, without training: the tool stage
 (`evolve.m` tools per query, as `bench/tool_writing.py`), then `k` invocation samples per query at each
 `--temperatures` value (one sampling pass per temperature, reused by every threshold), then the vote at each
-`--thresholds` value and the rule filter. The queries are the run config's unlabeled pool (offline synthesis,
+`--thresholds` value and the rule filter (with each `--coverage` mode: off, and numbers, which also drops
+calls that leave out a number the query states). The queries are the run config's unlabeled pool (offline synthesis,
 domains held out of the seed set); their synthesized labels, which a round never sees, score the kept answers.
 
 The label check compares argument *values*, not names (the model names its own tools and parameters): an
 answer matches when it has as many calls as the label and every label value appears among its values
-(strings compared case- and space-insensitively, numbers by value). `[]` matches a no-call label. A greedy
+(strings compared case- and space-insensitively, numbers by value, a percentage as x or x/100; boolean
+flags of the label, which a query implies rather than states, are not required). `[]` matches a no-call
+label. A greedy
 sample per query (T=0) is scored the same way, so `kept_match` can be read against what one answer gets.
 
     .venv/bin/python bench/round_yield.py runs/ARM/bootstrap/adapter --config configs/cpu.yaml --queries 200 \
         --temperatures 0.4,0.7 --thresholds 0.4,0.6,0.8
+
+A rerun with the same adapter, config and query count reuses the outputs saved under --out (tools,
+greedy and sampled invocations) and only votes again, so other thresholds cost no generation; --fresh
+generates everything again.
 
 Writes bench/results/round_yield.json (per temperature and threshold: kept, yield, drops by reason, kept that
 match their label) and every stage's items under --out.
@@ -34,7 +41,7 @@ if _BENCH not in sys.path:  # a test that loads this file by path has no bench/ 
     sys.path.append(_BENCH)
 
 from _results import machine, stamp  # noqa: E402
-from tool_writing import tool_stage  # noqa: E402
+from tool_writing import tool_stage, tool_summary  # noqa: E402
 
 
 def _value_key(v: Any) -> list[str]:
@@ -60,6 +67,15 @@ def _values(calls: list[dict]) -> Counter:
     return Counter(a for c in calls for v in (c.get("arguments") or {}).values() for a in _value_key(v))
 
 
+def _scaled(atom: str) -> set[str]:
+    """A number atom as itself, x100 and /100 (57% may be written 57 or 0.57)."""
+    try:
+        x = float(atom)
+    except ValueError:
+        return {atom}
+    return {atom, repr(round(x * 100, 9)), repr(round(x / 100, 9))}
+
+
 def label_match(answer: list[dict] | None, label: list[dict] | None) -> bool | None:
     """Does `answer` (call dicts) carry the label's values in as many calls? None when either is unknown."""
     if answer is None or label is None:
@@ -68,7 +84,10 @@ def label_match(answer: list[dict] | None, label: list[dict] | None) -> bool | N
         return not label and not answer
     if len(answer) != len(label):
         return False
-    return not (_values(label) - _values(answer))
+    have = _values(answer)
+    pool = {a for atom in have for a in _scaled(atom)}
+    need = _values(label)
+    return all(atom in ("true", "false") or atom in have or _scaled(atom) & pool for atom in need)
 
 
 def score_votes(
@@ -78,12 +97,13 @@ def score_votes(
     keep_no_call: bool,
     grounding: str,
     min_votes: int = 2,
+    coverage: str = "off",
 ) -> dict[str, Any]:
     """Vote and rule-filter sampled items at `threshold`; kept items scored against their labels."""
     from open_toolace.evolve import rule_filter, vote_items
 
     voted, vote_rejects, _ = vote_items(items, threshold, keep_no_call, min_votes)
-    kept, rule_rejects = rule_filter(voted, grounding)
+    kept, rule_rejects = rule_filter(voted, grounding, coverage)
     matches = [label_match(it.get("calls"), labels.get(it["id"])) for it in kept]
     scored = [m for m in matches if m is not None]
     return {
@@ -107,17 +127,25 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--thresholds", default="0.4,0.6,0.8", help="comma list of vote thresholds")
     ap.add_argument("--out", default="runs/bench/round-yield")
     ap.add_argument("--json", default="bench/results/round_yield.json")
+    ap.add_argument(
+        "--coverage",
+        default="off,numbers",
+        help="comma list of rule-filter coverage modes to score each vote with",
+    )
+    ap.add_argument("--fresh", action="store_true", help="generate again even where outputs are saved")
     args = ap.parse_args(argv)
 
-    from open_toolace.config import load_config
+    from open_toolace.config import from_dict, load_config
     from open_toolace.data.queries import unlabeled_pool
     from open_toolace.evolve import budget, sample_invocations
     from open_toolace.generation import Sampling, make_generator
     from open_toolace.hardware import apply_threads
-    from open_toolace.io import atomic_write_json, read_jsonl, write_jsonl
+    from open_toolace.io import atomic_write_json, read_json, read_jsonl, write_jsonl
     from open_toolace.pipeline.config import RunConfig
     from open_toolace.pipeline.seed import _synth
     from open_toolace.prompts import resolve_prompt_set
+    from open_toolace.synth.seed import SynthConfig
+    from open_toolace.synth.unlabeled import synthesize_queries
 
     cfg = load_config(RunConfig, args.config, [])
     ev = cfg.evolve
@@ -125,47 +153,75 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     sd = cfg.seed_data
-    # the round's query pool, labels kept aside (a round sees unlabeled_pool's output only)
-    labeled, _ = _synth("queries", sd.queries_synth, cfg.seed + 1, args.queries, False)
-    queries = unlabeled_pool(labeled)[: args.queries]
-    labels = {ex["id"]: ex.get("calls") for ex in labeled}
+    # the round's query pool (the pipeline's seed + 1 stream), its synthesized labels kept aside
+    labels: dict[str, list[dict]] = {}
+    synth_cfg = from_dict(SynthConfig, {"seed": cfg.seed + 1, "progress": False, "n": args.queries,
+                                        **sd.queries_synth})  # fmt: skip
+    queries = unlabeled_pool(synthesize_queries(synth_cfg, labels=labels))[: args.queries]
     seed_examples, _ = _synth("seed", sd.synth, cfg.seed, sd.limit, False)
 
     prompt_set = resolve_prompt_set(None, args.adapter)
-    gen = make_generator(cfg.backend, cfg.model, adapter=args.adapter, **dict(cfg.backend_args))
-    t0 = time.perf_counter()
-    tools = tool_stage(gen, queries, ev.m, ev.tool_sampling(cfg.seed), prompt_set, out, progress=cfg.progress)
-    items = read_jsonl(out / "tools_kept.jsonl")
-    budgets = budget.answer_budgets(seed_examples, budget.counter_of(gen))
-    timings = {"tools": round(time.perf_counter() - t0, 1)}
+    # Outputs saved under --out are reused when they were made with the same settings (a rerun rescores
+    # them, e.g. at other thresholds, without the model); --fresh, or other settings, makes them again.
+    settings = {"adapter": str(Path(args.adapter).resolve()), "config": args.config, "queries": len(queries)}
+    if args.fresh or not (out / "settings.json").exists() or read_json(out / "settings.json") != settings:
+        for f in out.glob("*.jsonl"):
+            f.unlink()
+        atomic_write_json(out / "settings.json", settings)
+    gens: list[Any] = []
 
-    def sample(sampling: Sampling) -> list[dict]:
+    def gen() -> Any:  # the model is loaded only if something has to be generated
+        if not gens:
+            gens.append(
+                make_generator(cfg.backend, cfg.model, adapter=args.adapter, **dict(cfg.backend_args))
+            )
+        return gens[0]
+
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if (out / "tools_kept.jsonl").exists() and (out / "tools_rejected.jsonl").exists():
+        kept_tools, rejected = read_jsonl(out / "tools_kept.jsonl"), read_jsonl(out / "tools_rejected.jsonl")
+        tools = tool_summary(len(queries), kept_tools, rejected)
+    else:
+        tools = tool_stage(gen(), queries, ev.m, ev.tool_sampling(cfg.seed), prompt_set, out, cfg.progress)
+        timings["tools"] = round(time.perf_counter() - t0, 1)
+    items = read_jsonl(out / "tools_kept.jsonl")
+
+    def sample(name: str, sampling: Sampling) -> list[dict]:
+        path = out / f"{name}.jsonl"
+        if path.exists():
+            return read_jsonl(path)
+        t0 = time.perf_counter()
+        budgets = budget.answer_budgets(seed_examples, budget.counter_of(gen()))
         done: list[dict | None] = [None] * len(items)
         for cap, idx in budget.group_by_budget(items, budgets, sampling.max_new_tokens).items():
             outs = sample_invocations(
-                gen, [items[i] for i in idx], sampling.with_(max_new_tokens=cap), cfg.progress, prompt_set
+                gen(), [items[i] for i in idx], sampling.with_(max_new_tokens=cap), cfg.progress, prompt_set
             )
             for i, o in zip(idx, outs, strict=True):
                 done[i] = o
-        return [o for o in done if o is not None]
+        rows = [o for o in done if o is not None]
+        write_jsonl(path, rows)
+        timings[name] = round(time.perf_counter() - t0, 1)
+        return rows
 
-    t0 = time.perf_counter()
-    greedy = sample(ev.invocation_sampling(cfg.seed).with_(n=1, temperature=0.0))
-    timings["greedy"] = round(time.perf_counter() - t0, 1)
-    write_jsonl(out / "greedy.jsonl", greedy)
-    greedy_scores = score_votes(greedy, 1.0, labels, ev.keep_no_call, ev.grounding, min_votes=1)
+    greedy = sample("greedy", ev.invocation_sampling(cfg.seed).with_(n=1, temperature=0.0))
+    coverages = args.coverage.split(",")
+    greedy_scores = {
+        cov: score_votes(greedy, 1.0, labels, ev.keep_no_call, ev.grounding, min_votes=1, coverage=cov)
+        for cov in coverages
+    }
     greedy_scores["note"] = "one greedy sample per query, kept when it parses and passes the rules"
 
     temps = [float(t) for t in (args.temperatures or str(ev.invoke_temperature)).split(",")]
     thresholds = [float(t) for t in args.thresholds.split(",")]
     by_temp: dict[str, Any] = {}
     for temp in temps:
-        t0 = time.perf_counter()
-        sampled = sample(ev.invocation_sampling(cfg.seed + 2).with_(temperature=temp))
-        timings[f"invoke_T{temp}"] = round(time.perf_counter() - t0, 1)
-        write_jsonl(out / f"invocations_T{temp}.jsonl", sampled)
+        sampled = sample(f"invocations_T{temp}", ev.invocation_sampling(cfg.seed + 2).with_(temperature=temp))
         by_temp[str(temp)] = {
-            str(th): score_votes(sampled, th, labels, ev.keep_no_call, ev.grounding) for th in thresholds
+            f"{th}/{cov}": score_votes(sampled, th, labels, ev.keep_no_call, ev.grounding, coverage=cov)
+            for th in thresholds
+            for cov in coverages
         }
 
     result = {
@@ -174,23 +230,25 @@ def main(argv: list[str] | None = None) -> int:
         "model": cfg.model,
         "prompt_set": prompt_set,
         "queries": len(queries),
+        "labeled_queries": sum(labels.get(q["id"]) is not None for q in queries),
         "m": ev.m,
         "k": ev.k,
         "tool_stage": tools,
         "greedy": greedy_scores,
         "vote": by_temp,
-        "seconds": timings,
+        "seconds": timings,  # of the stages generated in this invocation (none when all were reused)
         "machine": machine(cfg.backend_args.get("dtype", "auto"), torch_threads=threads),
         **stamp("round_yield.py", argv),
     }
     atomic_write_json(args.json, result)
     n = len(queries)
-    print(f"{len(items)}/{n} queries with a valid tool; greedy: kept {greedy_scores['kept']}, "
-          f"matching the label {greedy_scores['kept_match']}/{greedy_scores['kept_scored']}")  # fmt: skip
-    print(f"{'T':>5}{'threshold':>11}{'kept':>7}{'yield':>8}{'match':>9}  dropped")
+    print(f"{len(items)}/{n} queries with a valid tool; greedy: "
+          + ", ".join(f"{cov}: kept {g['kept']}, matching the label {g['kept_match']}/{g['kept_scored']}"
+                      for cov, g in greedy_scores.items() if cov != "note"))  # fmt: skip
+    print(f"{'T':>5}{'threshold/coverage':>20}{'kept':>7}{'yield':>8}{'match':>9}  dropped")
     for temp, rows in by_temp.items():
         for th, r in rows.items():
-            print(f"{temp:>5}{th:>11}{r['kept']:>7}{r['kept'] / max(1, n):>8.0%}"
+            print(f"{temp:>5}{th:>20}{r['kept']:>7}{r['kept'] / max(1, n):>8.0%}"
                   f"{r['kept_match']:>5}/{r['kept_scored']:<3}  {r['dropped']}")  # fmt: skip
     print(f"wrote {args.json}")
     return 0

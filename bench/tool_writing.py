@@ -50,11 +50,16 @@ def tool_stage(
     kept, rejected = generate_tools(gen, queries, m, sampling, progress=progress, prompts=prompts)
     write_jsonl(Path(out_dir) / "tools_kept.jsonl", kept)
     write_jsonl(Path(out_dir) / "tools_rejected.jsonl", rejected)
+    return tool_summary(len(queries), kept, rejected)
+
+
+def tool_summary(n_queries: int, kept: list[dict], rejected: list[dict]) -> dict[str, Any]:
+    """What `tool_stage` returns, from its kept and rejected items."""
     problems = Counter(p.get("reason", "?") for it in kept for p in it["meta"].get("tool_problems") or [])
     return {
-        "queries": len(queries),
+        "queries": n_queries,
         "valid": len(kept),
-        "share": round(len(kept) / max(1, len(queries)), 4),
+        "share": round(len(kept) / max(1, n_queries), 4),
         "rejected": dict(Counter(r["reason"] for r in rejected).most_common()),
         "tool_problems_in_kept": dict(problems.most_common()),
     }

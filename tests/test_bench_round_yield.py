@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from _bench import load_bench
 from test_bench_tool_writing import adapter
 
@@ -23,6 +25,9 @@ def test_label_match_reads_values_not_names():
     assert ry.label_match([{"name": "area", "arguments": {"b": 10, "h": 6, "u": "cm"}}], label) is False
     assert ry.label_match(own + own, label) is False  # as many calls as the label
     assert ry.label_match([], []) is True and ry.label_match([], label) is False
+    pct = [{"name": "chance", "arguments": {"p": 0.57, "n": 24, "show_steps": True}}]
+    assert ry.label_match([{"name": "c", "arguments": {"pct": 57, "trials": 24}}], pct) is True  # 57% as 57
+    assert ry.label_match([{"name": "c", "arguments": {"pct": 57}}], pct) is False  # 24 is stated
     assert ry.label_match(None, label) is None and ry.label_match(own, None) is None
 
 
@@ -44,7 +49,7 @@ def test_score_votes_counts_kept_drops_and_matches_per_threshold():
     assert high["kept"] == 1 and high["dropped"] == {"vote:below_threshold": 1, "vote:no_valid": 1}
 
 
-def test_round_yield_runs_on_the_tiny_model(tmp_path):
+def test_round_yield_runs_on_the_tiny_model(tmp_path, monkeypatch):
     ry = load_bench("round_yield")
     js = tmp_path / "ry.json"
     argv = [str(adapter(tmp_path / "a", "lean")), "--config", str(REPO / "configs" / "run_tiny.yaml"),
@@ -53,6 +58,20 @@ def test_round_yield_runs_on_the_tiny_model(tmp_path):
     res = json.loads(js.read_text())
     tools = res["tool_stage"]
     assert res["queries"] == 3 and tools["valid"] + sum(tools["rejected"].values()) == 3
-    assert set(res["vote"]["0.5"]) == {"0.4", "0.6", "0.8"}
+    assert set(res["vote"]["0.5"]) == {f"{t}/{c}" for t in ("0.4", "0.6", "0.8") for c in ("off", "numbers")}
+    assert res["labeled_queries"] == 3  # every query's synthesized label is at hand for scoring
+    assert res["greedy"]["off"]["kept_scored"] == res["greedy"]["off"]["kept"]
     for r in res["vote"]["0.5"].values():
         assert r["kept"] + sum(r["dropped"].values()) == tools["valid"]
+    # a rerun with the same settings rescores the saved samples without loading a model
+    import open_toolace.generation as generation
+
+    def no_model(*a, **k):
+        raise AssertionError("the model was loaded again")
+
+    monkeypatch.setattr(generation, "make_generator", no_model)
+    assert ry.main([*argv, "--thresholds", "0.5", "--coverage", "off"]) == 0
+    again = json.loads(js.read_text())
+    assert again["tool_stage"] == tools and set(again["vote"]["0.5"]) == {"0.5/off"}
+    with pytest.raises(AssertionError, match="loaded again"):
+        ry.main([*argv, "--fresh"])

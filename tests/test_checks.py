@@ -13,7 +13,7 @@ import pytest
 
 from open_toolace.checks import Reason, check_calls, check_tools, reason_counts
 from open_toolace.formats import ToolCall
-from open_toolace.formats.grounding import QueryIndex, ungrounded
+from open_toolace.formats.grounding import QueryIndex, ungrounded, unused_numbers
 from open_toolace.formats.tools import Tool, parse_tool
 
 HOTEL = Tool(
@@ -322,3 +322,13 @@ def test_hostile_nesting_in_arguments_is_a_reason():
         value = [value]
     tool = Tool("g", "d", {"type": "object", "properties": {"a": {"type": "array"}}})
     assert codes([call("g", a=value)], [tool]) == ["schema_violation"]
+
+
+def test_unused_numbers_reads_numbers_as_people_write_them():
+    assert unused_numbers("gas pressure of 8 mol at 331.7 K", [{"temperature": 331.7}]) == ["8"]
+    q = "a deductible of $4,700 on 52,000 USD, 57% likely, 2nd try, 3 g of NaHCO3"
+    assert unused_numbers(q, [{"d": "4700", "c": 52000.0, "p": 0.57, "g": [3]}]) == []  # 2nd, NaHCO3: words
+    assert unused_numbers(q, [{"d": 4700, "c": 52000, "p": 57}, {"g": 4}]) == ["3"]  # across calls
+    assert unused_numbers("from 273 K to 315 K", [{"range": {"from": "273 K", "to": "315 kelvin"}}]) == []
+    assert unused_numbers("at -3.5 degrees", [{"t": True}]) == ["-3.5"]  # a bool is not a number
+    assert unused_numbers("no numbers here", []) == []

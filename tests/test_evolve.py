@@ -159,6 +159,31 @@ def test_rule_filter_drops_hallucinations_with_reasons():
     assert all(r["reasons"] for r in rejected if r["id"] != "broken")
 
 
+def test_rule_filter_coverage_rejects_calls_that_leave_out_a_stated_number():
+    text = "Convert 52,000 dollars to EUR, then 15% of it"
+    items = [
+        voted(0, [{"name": "convert_currency", "arguments": {"amount": 52000, "to": "EUR"}}], text=text),
+        voted(
+            1,
+            [
+                {"name": "convert_currency", "arguments": {"amount": 52000, "to": "EUR"}},
+                {"name": "convert_currency", "arguments": {"amount": 0.15, "to": "EUR"}},
+            ],
+            text=text,
+        ),  # fmt: skip
+        voted(2, [], text=text),  # no call: nothing to cover
+        voted(3, [{"name": "get_weather", "arguments": {"city": "Paris"}}]),  # a query without numbers
+    ]
+    kept, rejected = evolve.rule_filter(items)
+    assert len(kept) == 4 and not rejected  # off by default
+    kept, rejected = evolve.rule_filter(items, coverage="numbers")
+    assert [it["id"] for it in kept] == ["v1", "v2", "v3"]
+    assert [(r["id"], r["reason"]) for r in rejected] == [("v0", "query_value_unused")]
+    assert "15%" in rejected[0]["message"]
+    with pytest.raises(ValueError, match="coverage"):
+        evolve.rule_filter(items, coverage="all")
+
+
 def test_build_triplets_replay_share_and_tasks():
     items = [voted(i, [{"name": "get_weather", "arguments": {"city": "Paris"}}]) for i in range(6)]
     replay = [

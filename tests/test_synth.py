@@ -146,6 +146,20 @@ def test_query_mix_sets_the_kinds():
         synthesize_queries(SynthConfig(n=5, progress=False, query_mix={"multi_turn": 1.0}))
 
 
+def test_query_labels_are_handed_apart_and_the_queries_stay_unlabeled():
+    cfg = SynthConfig(n=40, progress=False, contamination=False)
+    labels: dict = {}
+    labeled_run = synthesize_queries(cfg, labels=labels)
+    assert labeled_run == synthesize_queries(cfg)  # asking for labels changes nothing in the queries
+    assert set(labels) == {q["id"] for q in labeled_run}
+    assert all(q["calls"] is None for q in labeled_run)
+    for q in labeled_run:
+        calls = labels[q["id"]]
+        assert calls and all(c["name"] and isinstance(c["arguments"], dict) for c in calls)
+        n = {"single": 1}.get(q["meta"]["type"])
+        assert n is None or len(calls) == n
+
+
 def test_seed_and_query_texts_disjoint(big, queries):
     seed_texts = {e["messages"][-1]["content"] for e in big.examples}
     assert not seed_texts & {q["messages"][0]["content"] for q in queries}

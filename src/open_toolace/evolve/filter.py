@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from open_toolace.checks import check_calls
+from open_toolace.checks.reasons import Reason
 from open_toolace.data.records import example_query
 from open_toolace.evolve.common import Item, Rejection, reject
 from open_toolace.formats import CallParseError, ToolCall, canonical_calls, parse_calls
+from open_toolace.formats.grounding import unused_numbers
 from open_toolace.formats.normalize import normalize_calls
 from open_toolace.formats.tools import Tool, as_tool
 
@@ -215,19 +217,35 @@ def vote_items(
 # ----------------------------------------------------------------------------- rule filter
 
 
-def rule_filter(items: Sequence[Item], grounding: str = "off") -> tuple[list[Item], list[Rejection]]:
+COVERAGE_MODES = ("off", "numbers")
+
+
+def rule_filter(
+    items: Sequence[Item], grounding: str = "off", coverage: str = "off"
+) -> tuple[list[Item], list[Rejection]]:
     """Rule layer of ToolACE's verification on voted items: calls must name a candidate tool, carry its
     required parameters, no unknown ones, values of the right types/enums (`open_toolace.checks`).
-    A failing item is rejected with every reason the checker gave (`reason` = the first code)."""
+    `coverage="numbers"` also rejects calls that leave out a number the query states
+    (`query_value_unused`: a generated tool without the parameter for "8 mol" gets a consistent vote on a
+    call that computes something else). A failing item is rejected with every reason the checker gave
+    (`reason` = the first code)."""
+    if coverage not in COVERAGE_MODES:
+        raise ValueError(f"coverage must be one of {COVERAGE_MODES}, got {coverage!r}")
     kept, rejected = [], []
     for it in items:
         try:
             tools = [Tool.from_dict(t) for t in it["tools"]]
             calls = [ToolCall.from_dict(c) for c in it["calls"] or []]
-            reasons = check_calls(calls, tools, query=example_query(it), grounding=grounding)
+            query = example_query(it)
+            reasons = check_calls(calls, tools, query=query, grounding=grounding)
+            missing = (
+                unused_numbers(query, [c.arguments for c in calls]) if coverage != "off" and query else []
+            )
         except (KeyError, TypeError, ValueError) as e:  # a malformed item is a rejection, not a crash
             rejected.append(reject(it, "rules", "format_error", f"{type(e).__name__}: {e}"[:300]))
             continue
+        if calls and missing:
+            reasons = [*reasons, Reason("query_value_unused", f"no argument carries {', '.join(missing)}")]
         if reasons:
             rejected.append(
                 reject(

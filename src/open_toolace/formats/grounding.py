@@ -14,6 +14,11 @@ they come from the tool, not the user. It is a heuristic: world knowledge ("CA" 
 
     q = QueryIndex("Book a table in New York")
     q.strict("new york"), q.lenient("York City"), ungrounded(["NYC"], {}, q, "lenient")  # True, True, [("[0]", "NYC")]
+
+The reverse check, ``unused_numbers``: numbers the query states that no call argument carries (a call that
+leaves out "8 mol" computes something else). Used by a round's rule filter (``evolve.coverage: numbers``).
+
+    unused_numbers("gas pressure of 8 mol at 331.7 K", [{"temperature": 331.7}])   # ["8"]
 """
 
 from __future__ import annotations
@@ -104,3 +109,48 @@ def ungrounded(value: Any, schema: Any, q: QueryIndex, mode: str, path: str = ""
         for j, v in enumerate(value):
             out.extend(ungrounded(v, items, q, mode, f"{path}[{j}]"))
     return out
+
+
+# a number as the user writes it: 52,000 / 331.7 / 57% / -3 (not inside a word: NaHCO3, B2B, 2nd)
+_NUMBER = re.compile(
+    r"(?<![\w.])-?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?(?![\w])|(?<![\w.])-?\d+(?:\.\d+)?%?(?![\w])"
+)
+
+
+def _as_numbers(text: str) -> set[float]:
+    out = set()
+    for m in _NUMBER.findall(text):
+        pct = m.endswith("%")
+        x = float(m.rstrip("%").replace(",", ""))
+        out |= {x, x / 100} if pct else {x}
+    return out
+
+
+def _values_numbers(value: Any) -> set[float]:
+    if isinstance(value, bool):
+        return set()
+    if isinstance(value, (int, float)):
+        return {float(value)}
+    if isinstance(value, str):
+        return _as_numbers(value)
+    if isinstance(value, dict):
+        return {x for v in value.values() for x in _values_numbers(v)}
+    if isinstance(value, (list, tuple)):
+        return {x for v in value for x in _values_numbers(v)}
+    return set()
+
+
+def unused_numbers(query: str, arguments: list[dict[str, Any]]) -> list[str]:
+    """The numbers written in ``query`` that no value in ``arguments`` (one dict per call) carries.
+
+    A percentage is carried as itself or as a fraction (57% -> 57 or 0.57); strings count by the numbers in
+    them ("273 K"). A year or a count the call rightly leaves out also shows here: it is a heuristic for a
+    round's rule filter, where a false rejection costs one item and a false keep teaches a wrong call."""
+    have = {round(x, 9) for args in arguments for x in _values_numbers(args)}
+    missing = []
+    for m in _NUMBER.findall(query):
+        pct = m.endswith("%")
+        x = float(m.rstrip("%").replace(",", ""))
+        if not ({round(x, 9), round(x / 100, 9)} if pct else {round(x, 9)}) & have:
+            missing.append(m)
+    return missing

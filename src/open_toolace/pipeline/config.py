@@ -172,6 +172,13 @@ class EvolveConfig:
     grounding: str = field(
         default="off", metadata={"help": "rule filter's grounding check: off | lenient | strict"}
     )
+    coverage: str = field(
+        default="off",
+        metadata={
+            "help": "rule filter's coverage check: off | numbers (reject a kept call that leaves out a number "
+            "the query states: query_value_unused)"
+        },
+    )
     replay_share: float = field(
         default=0.3, metadata={"help": "share of each round's training set replayed from the seed mixture"}
     )

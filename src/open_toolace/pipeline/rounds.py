@@ -119,7 +119,7 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
         return {"voted": write_jsonl(p("voted.jsonl"), voted), "rejected": len(rejected)}
 
     def rules() -> dict[str, Any]:
-        kept, rej_rules = evolve.rule_filter(read_jsonl(p("voted.jsonl")), ev.grounding)
+        kept, rej_rules = evolve.rule_filter(read_jsonl(p("voted.jsonl")), ev.grounding, ev.coverage)
         rejected = read_jsonl(p("tool_rejects.jsonl")) + read_jsonl(p("vote_rejects.jsonl")) + rej_rules
         write_jsonl(p("rejects.jsonl"), rejected)
         return {"kept": write_jsonl(p("kept.jsonl"), kept), "rejected": len(rej_rules)}

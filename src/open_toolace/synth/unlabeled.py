@@ -29,8 +29,13 @@ from open_toolace.synth.tree import load_tree, split_domains
 QUERY_KINDS = ("single", "parallel", "parallel_multiple")
 
 
-def synthesize_queries(cfg: SynthConfig, rejects: list[dict] | None = None) -> list[dict]:
-    """`cfg.n` unique unlabeled queries from `cfg.held_out_domains`; dropped ones go to `rejects`."""
+def synthesize_queries(
+    cfg: SynthConfig, rejects: list[dict] | None = None, labels: dict[str, list[dict]] | None = None
+) -> list[dict]:
+    """`cfg.n` unique unlabeled queries from `cfg.held_out_domains`; dropped ones go to `rejects`.
+
+    The queries never carry their answer. A benchmark that scores what a round keeps passes `labels`, a
+    dict this fills with each kept query's synthesized calls by id (`bench/round_yield.py`)."""
     _, held = split_domains(load_tree(cfg.tree), list(cfg.held_out_domains))
     if not held:
         raise ValueError("held_out_domains is empty: unlabeled queries come from the held-out domains only")
@@ -68,6 +73,8 @@ def synthesize_queries(cfg: SynthConfig, rejects: list[dict] | None = None) -> l
                                 "bfcl_turn": match, "record": ex})  # fmt: skip
                 continue
         out.append(ex)
+        if labels is not None:
+            labels[ex["id"]] = s.calls
     return out
 
 
