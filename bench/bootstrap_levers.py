@@ -26,6 +26,14 @@ from _results import stamp  # noqa: E402
 RESULTS = Path(__file__).resolve().parent / "results" / "bootstrap_levers.json"
 
 
+BOOTSTRAP_EVAL = "eval/bootstrap"
+
+
+def _prefix(sub: str) -> str:
+    """Keys of an extra eval directory are prefixed with it; the bootstrap's own eval keeps plain keys."""
+    return "" if sub == BOOTSTRAP_EVAL else f"{sub}/"
+
+
 def _accuracy(scores: dict[str, Any], prefix: str = "") -> dict[str, float]:
     cats = scores["categories"]
     acc = {f"{prefix}{c}": round(100 * v["accuracy"], 1) for c, v in cats.items()}
@@ -43,18 +51,16 @@ def arm_summary(run: Path, extra: list[str] | None = None) -> dict[str, Any]:
     tm = read_json(run / "bootstrap" / "adapter" / "train_metrics.json")
     # A run resumed from a checkpoint without progress.json counted only the steps after the resume.
     all_steps = tm.get("counts_all_steps", tm.get("resumed_from") is None)
-    scores = read_json(run / "eval" / "bootstrap" / "scores.json")
-    cats = scores["categories"]
-    acc = _accuracy(scores)
-    items = {c: v["total"] for c, v in cats.items()}
-    gen_s = {"eval/bootstrap": scores.get("timing", {}).get("generation_seconds")}
-    for sub in extra or []:  # more eval directories inside the run dir: keys prefixed "<sub>/"
-        if not (run / sub / "scores.json").exists():
+    acc: dict[str, float] = {}
+    items: dict[str, int] = {}
+    gen_s: dict[str, float | None] = {}
+    for sub in [BOOTSTRAP_EVAL, *(extra or [])]:  # the bootstrap's eval must exist; an extra may not
+        if sub != BOOTSTRAP_EVAL and not (run / sub / "scores.json").exists():
             continue
-        sc = read_json(run / sub / "scores.json")
-        acc.update(_accuracy(sc, f"{sub}/"))
-        items.update({f"{sub}/{c}": v["total"] for c, v in sc["categories"].items()})
-        gen_s[sub] = sc.get("timing", {}).get("generation_seconds")
+        scores = read_json(run / sub / "scores.json")
+        acc.update(_accuracy(scores, _prefix(sub)))
+        items.update({f"{_prefix(sub)}{c}": v["total"] for c, v in scores["categories"].items()})
+        gen_s[sub] = scores.get("timing", {}).get("generation_seconds")
     return {
         "run": str(run),
         "seed": {"source": cfg["seed_data"]["source"], "examples": cfg["seed_data"]["limit"]},
@@ -105,13 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     paired = {}
     for base, arm in pairs:
         res: dict[str, Any] = {}
-        for sub in ["eval/bootstrap", *args.extra]:
+        for sub in [BOOTSTRAP_EVAL, *args.extra]:
             a, b = by_name[base] / sub, by_name[arm] / sub
             if not ((a / "results.jsonl").exists() and (b / "results.jsonl").exists()):
                 continue
-            prefix = "" if sub == "eval/bootstrap" else f"{sub}/"
             res.update({
-                f"{prefix}{k}": {
+                f"{_prefix(sub)}{k}": {
                     "n": v["n"],
                     "diff": round(100 * v["diff"], 1),
                     "ci95": [round(100 * x, 1) for x in v["ci95"]],

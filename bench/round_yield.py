@@ -63,8 +63,8 @@ def _value_key(v: Any) -> list[str]:
     return [str(v)]
 
 
-def _values(calls: list[dict]) -> Counter:
-    return Counter(a for c in calls for v in (c.get("arguments") or {}).values() for a in _value_key(v))
+def _values(calls: list[dict]) -> set[str]:
+    return {a for c in calls for v in (c.get("arguments") or {}).values() for a in _value_key(v)}
 
 
 def _scaled(atom: str) -> set[str]:
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fresh", action="store_true", help="generate again even where outputs are saved")
     args = ap.parse_args(argv)
 
-    from open_toolace.config import from_dict, load_config
+    from open_toolace.config import load_config
     from open_toolace.data.queries import unlabeled_pool
     from open_toolace.evolve import budget, sample_invocations
     from open_toolace.generation import Sampling, make_generator
@@ -144,8 +144,6 @@ def main(argv: list[str] | None = None) -> int:
     from open_toolace.pipeline.config import RunConfig
     from open_toolace.pipeline.seed import _synth
     from open_toolace.prompts import resolve_prompt_set
-    from open_toolace.synth.seed import SynthConfig
-    from open_toolace.synth.unlabeled import synthesize_queries
 
     cfg = load_config(RunConfig, args.config, [])
     ev = cfg.evolve
@@ -155,9 +153,8 @@ def main(argv: list[str] | None = None) -> int:
     sd = cfg.seed_data
     # the round's query pool (the pipeline's seed + 1 stream), its synthesized labels kept aside
     labels: dict[str, list[dict]] = {}
-    synth_cfg = from_dict(SynthConfig, {"seed": cfg.seed + 1, "progress": False, "n": args.queries,
-                                        **sd.queries_synth})  # fmt: skip
-    queries = unlabeled_pool(synthesize_queries(synth_cfg, labels=labels))[: args.queries]
+    pool, _ = _synth("queries", sd.queries_synth, cfg.seed + 1, args.queries, False, labels=labels)
+    queries = unlabeled_pool(pool)[: args.queries]
     seed_examples, _ = _synth("seed", sd.synth, cfg.seed, sd.limit, False)
 
     prompt_set = resolve_prompt_set(None, args.adapter)

@@ -117,20 +117,21 @@ _NUMBER = re.compile(
 )
 
 
+def _forms(written: str) -> set[float]:
+    """The values one written number stands for (a percentage: itself and its fraction), rounded alike."""
+    x = float(written.rstrip("%").replace(",", ""))
+    return {round(x, 9), round(x / 100, 9)} if written.endswith("%") else {round(x, 9)}
+
+
 def _as_numbers(text: str) -> set[float]:
-    out = set()
-    for m in _NUMBER.findall(text):
-        pct = m.endswith("%")
-        x = float(m.rstrip("%").replace(",", ""))
-        out |= {x, x / 100} if pct else {x}
-    return out
+    return {x for m in _NUMBER.findall(text) for x in _forms(m)}
 
 
 def _values_numbers(value: Any) -> set[float]:
     if isinstance(value, bool):
         return set()
     if isinstance(value, (int, float)):
-        return {float(value)}
+        return {round(float(value), 9)}
     if isinstance(value, str):
         return _as_numbers(value)
     if isinstance(value, dict):
@@ -146,11 +147,5 @@ def unused_numbers(query: str, arguments: list[dict[str, Any]]) -> list[str]:
     A percentage is carried as itself or as a fraction (57% -> 57 or 0.57); strings count by the numbers in
     them ("273 K"). A year or a count the call rightly leaves out also shows here: it is a heuristic for a
     round's rule filter, where a false rejection costs one item and a false keep teaches a wrong call."""
-    have = {round(x, 9) for args in arguments for x in _values_numbers(args)}
-    missing = []
-    for m in _NUMBER.findall(query):
-        pct = m.endswith("%")
-        x = float(m.rstrip("%").replace(",", ""))
-        if not ({round(x, 9), round(x / 100, 9)} if pct else {round(x, 9)}) & have:
-            missing.append(m)
-    return missing
+    have = {x for args in arguments for x in _values_numbers(args)}
+    return [m for m in _NUMBER.findall(query) if not _forms(m) & have]
