@@ -274,6 +274,25 @@ def test_round_trip_wrapped(calls, wrapper):
     assert canonical_calls(back) == canonical_calls(calls)
 
 
+@pytest.mark.parametrize(
+    ("wrapper", "args"),
+    [  # hypothesis found these: a call-tag inside a string argument split the block
+        ("<tool_call>{}</tool_call>", {"A": [{"<TOOL_CALL>": None}]}),
+        ("Sure:\n{}\nDone.", {"A": {"<TOOLCALL>": 1}}),
+        ("Sure:\n{}\nDone.", {"q": "say </tool_call> and <functioncall> here"}),
+    ],
+)
+def test_tag_inside_a_string_argument_is_data(wrapper, args):
+    calls = [F("A", args)]
+    back = parse_calls(wrapper.format(render_calls(calls)))
+    assert canonical_calls(back) == canonical_calls(calls)
+
+
+def test_real_tags_still_delimit_the_calls():
+    text = "Thinking about g(x=1) first.\n<tool_call>[f(a=1)]</tool_call>"
+    assert [c.name for c in parse_calls(text)] == ["f"]
+
+
 # ---------------------------------------------------------------- canonical form
 
 

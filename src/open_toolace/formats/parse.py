@@ -49,6 +49,7 @@ _CALL_MARKERS = {"name", "function", "tool_calls"}
 _PROSE_CALL_KEYS = CALL_KEYS | _CALL_MARKERS | {"role", "content"}
 _CODE_BEFORE = set("=+-*/%(,.[{&|")  # a call after these is part of an expression: code, not a call
 _TAG = re.compile(r"<(tool_?call|function_?call)>(.*?)(?:</\1>|(?=<\1>)|\Z)", re.I | re.S)
+_TAG_TEXT = re.compile(r"</?(?:tool_?call|function_?call)>", re.I)
 _SPECIAL = re.compile(r"^\s*(?:(?:<\|\w+\|>|\[TOOL_CALLS\])\s*)+|(?:\s*<\|\w+\|>)+\s*$")
 _CLOSE = {"(": ")", "[": "]", "{": "}"}
 
@@ -93,6 +94,14 @@ def _parse_text(text: str) -> list[ToolCall]:
     tags = list(_TAG.finditer(text))
     if not tags:
         return _parse_region(text, in_block=False)
+    # A tag inside a string argument (`f(a='<tool_call>')`) is data, not a tag: read the text as if it
+    # had no tags too, and keep that reading when a call's values hold the tag text.
+    try:
+        untagged = _parse_region(text, in_block=False)
+    except CallParseError:
+        untagged = []
+    if any(_TAG_TEXT.search(json.dumps(c.arguments, ensure_ascii=False, default=str)) for c in untagged):
+        return untagged
     calls: list[ToolCall] = []
     for m in tags:
         body = m.group(2).strip()
