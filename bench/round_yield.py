@@ -16,7 +16,9 @@ label. A greedy
 sample per query (T=0) is scored the same way, so `kept_match` can be read against what one answer gets.
 
     .venv/bin/python bench/round_yield.py runs/ARM/bootstrap/adapter --config configs/cpu.yaml --queries 200 \
-        --temperatures 0.4,0.7 --thresholds 0.4,0.6,0.8
+        --temperatures 0.4,0.7 --thresholds 0.4,0.6,0.8 [evolve.tool_samples=3 ...]
+
+Trailing `key=value` arguments override the config (as on `toolace run`'s command line).
 
 A rerun with the same adapter, config and query count reuses the outputs saved under --out (tools,
 greedy and sampled invocations) and only votes again, so other thresholds cost no generation; --fresh
@@ -120,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("adapter", help="the adapter a round would start from (runs/ARM/bootstrap/adapter)")
     ap.add_argument("--config", default="configs/cpu.yaml", help="run config: queries, model, round settings")
+    ap.add_argument(
+        "overrides", nargs="*", help="dotted key=value overrides of the config, e.g. evolve.tool_samples=3"
+    )
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument(
         "--temperatures", default=None, help="comma list (default: the config's invoke_temperature)"
@@ -145,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     from open_toolace.pipeline.seed import _synth
     from open_toolace.prompts import resolve_prompt_set
 
-    cfg = load_config(RunConfig, args.config, [])
+    cfg = load_config(RunConfig, args.config, args.overrides)
     ev = cfg.evolve
     threads = apply_threads(cfg.threads)
     out = Path(args.out)
@@ -160,7 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     prompt_set = resolve_prompt_set(None, args.adapter)
     # Outputs saved under --out are reused when they were made with the same settings (a rerun rescores
     # them, e.g. at other thresholds, without the model); --fresh, or other settings, makes them again.
-    settings = {"adapter": str(Path(args.adapter).resolve()), "config": args.config, "queries": len(queries)}
+    settings = {
+        "adapter": str(Path(args.adapter).resolve()),
+        "config": args.config,
+        "overrides": args.overrides,
+        "queries": len(queries),
+    }
     if args.fresh or not (out / "settings.json").exists() or read_json(out / "settings.json") != settings:
         for f in out.glob("*.jsonl"):
             f.unlink()
@@ -224,6 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "adapter": args.adapter,
         "config": args.config,
+        "overrides": args.overrides,
         "model": cfg.model,
         "prompt_set": prompt_set,
         "queries": len(queries),

@@ -62,6 +62,12 @@ def tool_summary(n_queries: int, kept: list[dict], rejected: list[dict]) -> dict
         "share": round(len(kept) / max(1, n_queries), 4),
         "rejected": dict(Counter(r["reason"] for r in rejected).most_common()),
         "tool_problems_in_kept": dict(problems.most_common()),
+        # with evolve.tool_samples > 1: how many of a query's sampled lists were valid (the query kept one)
+        "valid_samples": dict(
+            sorted(
+                Counter(it["meta"]["tool_pick"]["valid"] for it in kept if "tool_pick" in it["meta"]).items()
+            )
+        ),
     }
 
 

@@ -81,6 +81,58 @@ F_TOOL = {
 }
 
 
+def _tool(name, *params):
+    props = {p: {"type": "number", "description": p} for p in params}
+    return {"name": name, "description": f"{name}.", "parameters": {"type": "object", "properties": props}}
+
+
+def test_generate_tools_samples_several_lists_and_keeps_the_best_valid_one():
+    gas2 = json.dumps([_tool("gas_pressure", "temperature", "volume")])
+    gas3 = json.dumps([_tool("gas_pressure", "moles", "temperature", "volume")])
+    gas4 = json.dumps([_tool("gas_pressure", "moles", "temperature", "volume", "r")])
+    outputs = {
+        "8 mol at 331.7 K in 11.5 L": ["{broken", gas2, gas3, gas4],  # gas3: room for all 3 numbers, first
+        "radius 3, 5 and 7": [gas2, gas3, gas2, gas3],  # room 2 vs 3: the first list with 3
+        "hello there": [gas2, "{broken", gas3, gas2],  # no number: the first valid list
+        "all broken": ["{broken", "42", "{x", "[["],
+    }
+
+    def script(text, n):
+        return next(out for q, out in outputs.items() if q in text)[:n]
+
+    gen = ScriptedGenerator(script)
+    qs = [query(i, q) for i, q in enumerate(outputs)]
+    kept, rejected = evolve.generate_tools(gen, qs, m=1, sampling=Sampling(n=4), progress=False)
+    assert gen.calls[0]["n"] == 4
+    by_id = {it["id"]: it for it in kept}
+    assert by_id["q0"]["meta"]["tool_pick"] == {"samples": 4, "valid": 3, "chosen": 2}
+    assert by_id["q0"]["meta"]["tool_output"] == gas3
+    assert by_id["q1"]["meta"]["tool_pick"]["chosen"] == 1
+    assert by_id["q2"]["meta"]["tool_pick"]["chosen"] == 0
+    [rej] = rejected
+    assert rej["id"] == "q3" and rej["reason"] == "bad_json" and rej["output"] == "{broken"
+    assert rej["reasons"] == ["bad_json", "not_a_list", "bad_json", "bad_json"]
+
+
+def test_one_tool_sample_keeps_todays_records():
+    gen = ScriptedGenerator(lambda text, n: [json.dumps([WEATHER])] * n)
+    kept, _ = evolve.generate_tools(
+        gen, [query(0, "weather in Paris")], m=1, sampling=Sampling(), progress=False
+    )
+    assert "tool_pick" not in kept[0]["meta"]
+    assert EvolveConfig(tool_samples=3).tool_sampling(0).n == 3
+    with pytest.raises(ValueError, match="tool_samples"):
+        EvolveConfig(tool_samples=0)
+
+
+def test_pick_tools_counts_parameters_up_to_the_stated_numbers():
+    one, two, three = [_tool("f", "a")], [_tool("f", "a", "b")], [_tool("f", "a", "b", "c")]
+    assert evolve.pick_tools("add 2 and 3", [one, three, two]) == 1  # three and two tie at 2: the first
+    assert evolve.pick_tools("add 2 and 3", [one, two, three]) == 1
+    assert evolve.pick_tools("say hi", [three, one]) == 0
+    assert evolve.pick_tools("rate 5% on 52,000 for 3 years", [two, three]) == 1
+
+
 def test_majority_vote_canonical_agreement_and_threshold():
     a = '[get_weather(city="Paris", unit="celsius")]'
     a_reordered = '[get_weather(unit="celsius", city="Paris")]'

@@ -14,7 +14,7 @@ is data: tool lists are parsed with `json`, calls with `open_toolace.formats` (a
 malformed output is a recorded rejection, never a crash of the round. `run.py` strings these together
 over a run directory; the functions themselves do no I/O.
 
-Modules: `sample` (generate_tools, parse_tool_list, sample_invocations), `retrieve` (ToolIndex,
+Modules: `sample` (generate_tools with pick_tools, parse_tool_list, sample_invocations), `retrieve` (ToolIndex,
 retrieve_tools, merge_tool_items, catalog_tools: candidate tools from a catalog), `repair` (what a broken tool
 list can be repaired to), `budget` (invocation caps sized to seed answers), `filter` (majority_vote,
 vote_items, rule_filter, audit), `triplets` (build_triplets), `common` (the rejection record).
@@ -29,7 +29,7 @@ from open_toolace.evolve.retrieve import (
     merge_tool_items,
     retrieve_tools,
 )
-from open_toolace.evolve.sample import generate_tools, parse_tool_list, sample_invocations
+from open_toolace.evolve.sample import generate_tools, parse_tool_list, pick_tools, sample_invocations
 from open_toolace.evolve.triplets import build_triplets
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "majority_vote",
     "merge_tool_items",
     "parse_tool_list",
+    "pick_tools",
     "reject",
     "retrieve_tools",
     "rule_filter",

@@ -22,6 +22,7 @@ from open_toolace.evolve.repair import (
     repair_tool,
 )
 from open_toolace.formats import python_doc
+from open_toolace.formats.grounding import stated_numbers
 from open_toolace.formats.tools import Tool, ToolFormatError, parse_tool
 from open_toolace.generation import Sampling
 from open_toolace.prompts import render_invocation, render_tool_generation, tool_format
@@ -282,33 +283,63 @@ def generate_tools(
     an otherwise good list are dropped and listed in `meta.tool_problems`, and what was repaired in the
     kept tools is listed in `meta.tool_repairs` (`{index, kind, detail}`). At most `m` tools are kept and
     a tool named after the query's values is dropped (`over_specific_name`). `prompts`: the prompt set the
-    model was trained with (its tool-doc format is what the output is parsed as). Model output is data:
-    no text, however hostile, raises out of here."""
+    model was trained with (its tool-doc format is what the output is parsed as).
+
+    `sampling.n` outputs per query (`evolve.tool_samples`): the query keeps the valid one whose tools have
+    room for most of the numbers the query states (`pick_tools`; `meta.tool_pick`), and is rejected only
+    when none is valid (the first output's reason; every output's in `reasons`). Model output is data: no
+    text, however hostile, raises out of here."""
     queries = list(queries)
     fmt = tool_format(prompts)
     requests = [render_tool_generation(example_query(q), m, prompts=prompts) for q in queries]
-    outputs = generator.generate(requests, sampling.with_(n=1), progress=progress)
+    outputs = generator.generate(requests, sampling, progress=progress)
     kept, rejected = [], []
     for q, outs in zip(queries, outputs, strict=True):
-        text = outs[0] if outs else ""
-        try:
-            got = read_tools(text, fmt, query=example_query(q), m=m)
-        except ValueError as e:
-            code, msg = (e.args + ("",))[:2] if len(e.args) >= 1 else ("bad_json", "")
-            rejected.append(reject(q, "tools", str(code), str(msg), output=text[:2000]))
+        texts = list(outs) or [""]
+        reads = [_read_one(text, fmt, example_query(q), m) for text in texts]
+        valid = [i for i, (got, _) in enumerate(reads) if got is not None]
+        if not valid:
+            (code, msg), text = reads[0][1], texts[0]
+            extra = {"reasons": [r[1][0] for r in reads]} if len(texts) > 1 else {}
+            rejected.append(reject(q, "tools", code, msg, output=text[:2000], **extra))
             continue
-        except Exception as e:  # a parser bug must cost one query, counted, not the whole round
-            msg = f"{type(e).__name__}: {str(e)[:200]}"
-            rejected.append(reject(q, "tools", "parse_error", msg, output=text[:2000]))
-            continue
+        best = pick_tools(example_query(q), [reads[i][0].tools for i in valid])
+        chosen = valid[best]
+        got, text = reads[chosen][0], texts[chosen]
         meta = {
             **q.get("meta", {}),
             "tool_output": text,
             "tool_problems": got.problems,
             "tool_repairs": got.repairs,
         }
+        if len(texts) > 1:
+            meta["tool_pick"] = {"samples": len(texts), "valid": len(valid), "chosen": chosen}
         kept.append({**q, "tools": got.tools, "calls": None, "meta": meta})
     return kept, rejected
+
+
+def _read_one(text: str, fmt: str, query: str, m: int) -> tuple[ToolParse | None, tuple[str, str]]:
+    """`(parse, ("", ""))` or `(None, (reason, message))`: one output's tools, never raising."""
+    try:
+        return read_tools(text, fmt, query=query, m=m), ("", "")
+    except ValueError as e:
+        code, msg = (e.args + ("",))[:2] if len(e.args) >= 1 else ("bad_json", "")
+        return None, (str(code), str(msg))
+    except Exception as e:  # a parser bug must cost one query, counted, not the whole round
+        return None, ("parse_error", f"{type(e).__name__}: {str(e)[:200]}")
+
+
+def pick_tools(query: str, candidates: Sequence[list[dict]]) -> int:
+    """Which of several valid tool lists for `query` to keep: the first with the most parameters, counted
+    up to the numbers the query states. A 135M model often writes a tool with no parameter for a stated
+    value (`gas_pressure(temperature, volume)` for "8 mol at 331.7 K in 11.5 L"), and its calls then
+    leave the value out; beyond the stated numbers, more parameters are no better."""
+    stated = len(stated_numbers(query))
+
+    def room(tools: list[dict]) -> int:
+        return min(stated, sum(len((t.get("parameters") or {}).get("properties") or {}) for t in tools))
+
+    return max(range(len(candidates)), key=lambda i: (room(candidates[i]), -i))
 
 
 # ----------------------------------------------------------------------------- invocation sampling

@@ -141,6 +141,11 @@ def _values_numbers(value: Any) -> set[float]:
     return set()
 
 
+def stated_numbers(query: str) -> list[str]:
+    """The numbers written in ``query``, as written (52,000 / 331.7 / 57%), once each, in order."""
+    return list(dict.fromkeys(_NUMBER.findall(query)))
+
+
 def unused_numbers(query: str, arguments: list[dict[str, Any]]) -> list[str]:
     """The numbers written in ``query`` that no value in ``arguments`` (one dict per call) carries.
 

@@ -149,6 +149,13 @@ class EvolveConfig:
     invoke_temperature: float = field(default=1.0, metadata={"help": "sampling temperature of invocations"})
     top_k: int | None = field(default=50, metadata={"help": "top-k of both samplers"})
     top_p: float | None = field(default=None, metadata={"help": "top-p of the invocation sampler"})
+    tool_samples: int = field(
+        default=1,
+        metadata={
+            "help": "tool lists sampled per query; the query keeps the valid one with room for most of its "
+            "stated numbers (evolve.pick_tools) and is rejected only when none is valid"
+        },
+    )
     tool_max_new_tokens: int = field(default=320, metadata={"help": "budget of one generated tool list"})
     invoke_max_new_tokens: int | None = field(
         default=None,
@@ -236,8 +243,10 @@ class EvolveConfig:
             raise ValueError(f"evolve.replay_share must be in [0, 1), got {self.replay_share}")
         if not 0 <= self.vote_threshold <= 1:
             raise ValueError(f"evolve.vote_threshold must be in [0, 1], got {self.vote_threshold}")
-        if self.k < 1 or self.m < 1 or self.rounds < 0 or self.queries_per_round < 1:
-            raise ValueError("evolve: need k >= 1, m >= 1, rounds >= 0, queries_per_round >= 1")
+        if self.k < 1 or self.m < 1 or self.tool_samples < 1 or self.rounds < 0 or self.queries_per_round < 1:
+            raise ValueError(
+                "evolve: need k >= 1, m >= 1, tool_samples >= 1, rounds >= 0, queries_per_round >= 1"
+            )
         if self.tool_source not in TOOL_SOURCES:
             raise ValueError(
                 f"evolve.tool_source must be one of {', '.join(TOOL_SOURCES)}, got {self.tool_source!r}"
@@ -260,9 +269,9 @@ class EvolveConfig:
 
     # The only defaults of a round's sampling: the round steps take a `Sampling` and have none of their own.
     def tool_sampling(self, seed: int) -> Sampling:
-        """One tool list per query (query-aware tool generation)."""
+        """`tool_samples` tool lists per query (query-aware tool generation)."""
         return Sampling(
-            n=1,
+            n=self.tool_samples,
             temperature=self.tool_temperature,
             top_k=self.top_k,
             max_new_tokens=self.tool_max_new_tokens,
