@@ -118,6 +118,47 @@ def score_votes(
     }
 
 
+def catalog_entries(
+    path: str | None, which: str, seed_examples: list[dict], seed_apis: list[dict], held_out_apis: list[dict]
+) -> list[Any]:
+    """The raw tool entries a round retrieves from: `evolve.tools` when set, else the seed examples' tools
+    and the seed's API pool (`which="seed"`, as `pipeline.catalog.load_catalog`), or the held-out APIs
+    the queries were written from (`which="pool"`)."""
+    from open_toolace.data.tool_docs import iter_tool_docs
+
+    if path is not None:
+        return [item[1] for item in iter_tool_docs(Path(path)) if isinstance(item, tuple)]
+    if which == "pool":
+        return [row["tool"] for row in held_out_apis]
+    return [t for ex in seed_examples for t in ex.get("tools") or []] + [row["tool"] for row in seed_apis]
+
+
+def source_stage(
+    generate: Any,
+    queries: list[dict],
+    ev: Any,
+    catalog: list[Any],
+    seed: int,
+    prompts: str,
+    out: Path,
+    progress: bool,
+) -> dict[str, Any]:
+    """The tool stage with `evolve.tool_source` retrieve (`generate` None) or both (`generate()` gives the
+    model): BM25 over `catalog`, merged with generated tools for both, as a round's tools stage does."""
+    from open_toolace.evolve import ToolIndex, catalog_tools, generate_tools, merge_tool_items, retrieve_tools
+    from open_toolace.io import write_jsonl
+
+    tools, _ = catalog_tools(catalog)
+    got, lost = retrieve_tools(ToolIndex(tools), queries, ev.m, ev.retrieve_top_n)
+    kept, rejected = got, lost
+    if generate is not None:
+        made, failed = generate_tools(generate(), queries, ev.m, ev.tool_sampling(seed), progress, prompts)
+        kept, rejected = merge_tool_items(queries, made, failed, got, lost)
+    write_jsonl(out / "tools_kept.jsonl", kept)
+    write_jsonl(out / "tools_rejected.jsonl", rejected)
+    return {**tool_summary(len(queries), kept, rejected), "catalog": len(tools), "retrieved": len(got)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("adapter", help="the adapter a round would start from (runs/ARM/bootstrap/adapter)")
@@ -137,8 +178,16 @@ def main(argv: list[str] | None = None) -> int:
         default="off,numbers",
         help="comma list of rule-filter coverage modes to score each vote with",
     )
+    ap.add_argument(
+        "--catalog",
+        default="seed",
+        choices=["seed", "pool"],
+        help="with evolve.tool_source retrieve|both and no evolve.tools: retrieve from the seed's tools and "
+        "API pool (what a run does), or from the held-out APIs the queries were written from (a user "
+        "whose catalog holds the APIs their queries need)",
+    )
     ap.add_argument("--fresh", action="store_true", help="generate again even where outputs are saved")
-    args = ap.parse_args(argv)
+    args = ap.parse_intermixed_args(argv)  # key=value overrides may follow the options
 
     from open_toolace.config import load_config
     from open_toolace.data.queries import unlabeled_pool
@@ -158,9 +207,12 @@ def main(argv: list[str] | None = None) -> int:
     sd = cfg.seed_data
     # the round's query pool (the pipeline's seed + 1 stream), its synthesized labels kept aside
     labels: dict[str, list[dict]] = {}
-    pool, _ = _synth("queries", sd.queries_synth, cfg.seed + 1, args.queries, False, labels=labels)
+    held_out_apis: list[dict] = []
+    pool, _ = _synth(
+        "queries", sd.queries_synth, cfg.seed + 1, args.queries, False, labels=labels, catalog=held_out_apis
+    )
     queries = unlabeled_pool(pool)[: args.queries]
-    seed_examples, _ = _synth("seed", sd.synth, cfg.seed, sd.limit, False)
+    seed_examples, seed_apis = _synth("seed", sd.synth, cfg.seed, sd.limit, False)
 
     prompt_set = resolve_prompt_set(None, args.adapter)
     # Outputs saved under --out are reused when they were made with the same settings (a rerun rescores
@@ -170,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         "config": args.config,
         "overrides": args.overrides,
         "queries": len(queries),
+        **({"catalog": args.catalog} if ev.tool_source != "generate" else {}),
     }
     if args.fresh or not (out / "settings.json").exists() or read_json(out / "settings.json") != settings:
         for f in out.glob("*.jsonl"):
@@ -190,7 +243,14 @@ def main(argv: list[str] | None = None) -> int:
         kept_tools, rejected = read_jsonl(out / "tools_kept.jsonl"), read_jsonl(out / "tools_rejected.jsonl")
         tools = tool_summary(len(queries), kept_tools, rejected)
     else:
-        tools = tool_stage(gen(), queries, ev.m, ev.tool_sampling(cfg.seed), prompt_set, out, cfg.progress)
+        if ev.tool_source == "generate":
+            tools = tool_stage(
+                gen(), queries, ev.m, ev.tool_sampling(cfg.seed), prompt_set, out, cfg.progress
+            )
+        else:
+            catalog = catalog_entries(ev.tools, args.catalog, seed_examples, seed_apis, held_out_apis)
+            generate = (lambda: gen()) if ev.tool_source == "both" else None
+            tools = source_stage(generate, queries, ev, catalog, cfg.seed, prompt_set, out, cfg.progress)
         timings["tools"] = round(time.perf_counter() - t0, 1)
     items = read_jsonl(out / "tools_kept.jsonl")
 

@@ -75,3 +75,20 @@ def test_round_yield_runs_on_the_tiny_model(tmp_path, monkeypatch):
     assert again["tool_stage"] == tools and set(again["vote"]["0.5"]) == {"0.5/off"}
     with pytest.raises(AssertionError, match="loaded again"):
         ry.main([*argv, "--fresh"])
+
+
+def test_round_yield_retrieves_from_the_queries_own_apis(tmp_path):
+    ry = load_bench("round_yield")
+    js = tmp_path / "ry.json"
+    argv = [str(adapter(tmp_path / "a", "lean")), "--config", str(REPO / "configs" / "run_tiny.yaml"),
+            "--queries", "4", "--temperatures", "0.5", "--thresholds", "0.6", "--coverage", "off",
+            "--out", str(tmp_path / "out"), "--json", str(js), "--catalog", "pool",
+            "evolve.tool_source=retrieve"]  # fmt: skip
+    assert ry.main(argv) == 0
+    res = json.loads(js.read_text())
+    tools = res["tool_stage"]
+    assert res["overrides"] == ["evolve.tool_source=retrieve"]
+    # every query was written from an API of the catalog, so BM25 finds a tool for each
+    assert tools["catalog"] > 0 and tools["retrieved"] == tools["valid"] == 4
+    kept = [json.loads(line) for line in (tmp_path / "out" / "tools_kept.jsonl").read_text().splitlines()]
+    assert all(it["meta"]["tool_source"] == "retrieve" and len(it["tools"]) == res["m"] for it in kept)

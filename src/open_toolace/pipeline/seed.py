@@ -40,16 +40,18 @@ def _synth(
     n: int | None,
     progress: bool,
     labels: dict[str, list[dict]] | None = None,
+    catalog: list[dict] | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Offline synthesis: labeled seed examples and their API pool, or unlabeled queries from the domains
     held out of the seed set (so a round's queries are new to the model; no pool). For queries, `labels`
-    (when given) receives their synthesized calls by id, apart from the queries (`synthesize_queries`)."""
+    and `catalog` (when given) receive their synthesized calls by id and the held-out APIs they were
+    written from, apart from the queries (`synthesize_queries`)."""
     data = {"seed": seed, "progress": progress, **({"n": n} if n is not None else {}), **overrides}
     cfg = from_dict(SynthConfig, data)
     if kind == "seed":
         result = synthesize_result(cfg)
         return result.examples, list(result.pool)
-    return synthesize_queries(cfg, labels=labels), []
+    return synthesize_queries(cfg, labels=labels, catalog=catalog), []
 
 
 def seed_examples(cfg: RunConfig, ctx: Ctx) -> dict[str, Any]:

@@ -30,16 +30,23 @@ QUERY_KINDS = ("single", "parallel", "parallel_multiple")
 
 
 def synthesize_queries(
-    cfg: SynthConfig, rejects: list[dict] | None = None, labels: dict[str, list[dict]] | None = None
+    cfg: SynthConfig,
+    rejects: list[dict] | None = None,
+    labels: dict[str, list[dict]] | None = None,
+    catalog: list[dict] | None = None,
 ) -> list[dict]:
     """`cfg.n` unique unlabeled queries from `cfg.held_out_domains`; dropped ones go to `rejects`.
 
     The queries never carry their answer. A benchmark that scores what a round keeps passes `labels`, a
-    dict this fills with each kept query's synthesized calls by id (`bench/round_yield.py`)."""
+    dict this fills with each kept query's synthesized calls by id, and `catalog`, a list this fills with
+    the held-out APIs the queries were written from (apis.jsonl rows: the catalog a user with these APIs
+    would retrieve from; `bench/round_yield.py`)."""
     _, held = split_domains(load_tree(cfg.tree), list(cfg.held_out_domains))
     if not held:
         raise ValueError("held_out_domains is empty: unlabeled queries come from the held-out domains only")
     pool = build_pool(held, random.Random(f"query-pool:{cfg.seed}"), cfg.variants, cfg.max_ops)
+    if catalog is not None:
+        catalog.extend({"tool": a.tool(), "domain": a.domain, "base": a.base, "ops": a.ops} for a in pool)
     by_domain = defaultdict(list)
     for a in pool:
         by_domain[a.domain].append(a)
