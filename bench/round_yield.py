@@ -249,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         else:
             catalog = catalog_entries(ev.tools, args.catalog, seed_examples, seed_apis, held_out_apis)
-            generate = (lambda: gen()) if ev.tool_source == "both" else None
+            generate = gen if ev.tool_source == "both" else None
             tools = source_stage(generate, queries, ev, catalog, cfg.seed, prompt_set, out, cfg.progress)
         timings["tools"] = round(time.perf_counter() - t0, 1)
     items = read_jsonl(out / "tools_kept.jsonl")

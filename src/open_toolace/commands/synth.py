@@ -85,6 +85,6 @@ def _write_apis(cfg, out: str) -> dict:
 
     seed_domains, _ = split_domains(load_tree(cfg.tree), list(cfg.held_out_domains))
     pool = build_pool(seed_domains, random.Random(f"pool:{cfg.seed}"), cfg.variants, cfg.max_ops)
-    n = write_jsonl(out, [{"tool": a.tool(), "domain": a.domain, "base": a.base, "ops": a.ops} for a in pool])
+    n = write_jsonl(out, [a.row() for a in pool])
     return {"apis": n, "base_apis": len({a.base for a in pool}), "domains": len(seed_domains),
             "schema_coverage": type_coverage([a.tool() for a in pool])}  # fmt: skip

@@ -291,19 +291,20 @@ def generate_tools(
     text, however hostile, raises out of here."""
     queries = list(queries)
     fmt = tool_format(prompts)
-    requests = [render_tool_generation(example_query(q), m, prompts=prompts) for q in queries]
+    asked = [example_query(q) for q in queries]
+    requests = [render_tool_generation(a, m, prompts=prompts) for a in asked]
     outputs = generator.generate(requests, sampling, progress=progress)
     kept, rejected = [], []
-    for q, outs in zip(queries, outputs, strict=True):
+    for q, ask, outs in zip(queries, asked, outputs, strict=True):
         texts = list(outs) or [""]
-        reads = [_read_one(text, fmt, example_query(q), m) for text in texts]
+        reads = [_read_one(text, fmt, ask, m) for text in texts]
         valid = [i for i, (got, _) in enumerate(reads) if got is not None]
         if not valid:
             (code, msg), text = reads[0][1], texts[0]
             extra = {"reasons": [r[1][0] for r in reads]} if len(texts) > 1 else {}
             rejected.append(reject(q, "tools", code, msg, output=text[:2000], **extra))
             continue
-        best = pick_tools(example_query(q), [reads[i][0].tools for i in valid])
+        best = pick_tools(ask, [reads[i][0].tools for i in valid])
         chosen = valid[best]
         got, text = reads[chosen][0], texts[chosen]
         meta = {

@@ -92,6 +92,10 @@ class Api:
         self.frozen = self.tool()
         return self
 
+    def row(self) -> dict:
+        """The API as an `.apis.jsonl` row: its tool, domain, base API and evolution ops."""
+        return {"tool": self.tool(), "domain": self.domain, "base": self.base, "ops": self.ops}
+
     def tool(self) -> dict:
         """The tool definition (Tool.to_dict() shape)."""
         if self.frozen is not None:

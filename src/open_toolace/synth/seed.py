@@ -181,7 +181,7 @@ def synthesize_offline(cfg: SynthConfig) -> SynthResult:
         examples.append(ex)
         bar.update(1)
     bar.close()
-    rows = [{"tool": a.tool(), "domain": a.domain, "base": a.base, "ops": a.ops} for a in pool]
+    rows = [a.row() for a in pool]
     return SynthResult(examples, rejects, rows, counts, time.perf_counter() - start)
 
 

@@ -46,7 +46,7 @@ def synthesize_queries(
         raise ValueError("held_out_domains is empty: unlabeled queries come from the held-out domains only")
     pool = build_pool(held, random.Random(f"query-pool:{cfg.seed}"), cfg.variants, cfg.max_ops)
     if catalog is not None:
-        catalog.extend({"tool": a.tool(), "domain": a.domain, "base": a.base, "ops": a.ops} for a in pool)
+        catalog.extend(a.row() for a in pool)
     by_domain = defaultdict(list)
     for a in pool:
         by_domain[a.domain].append(a)
