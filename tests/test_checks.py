@@ -140,6 +140,19 @@ def test_unions_and_additional_properties():
     assert codes([call("h", x="s")], [anything]) == []
 
 
+def test_parameter_named_after_value_is_opt_in():
+    open_tool = Tool("elements", "Electron configurations.", {"type": "object", "properties": {
+        "element": {"type": "string"}, "mode": {"type": "string", "enum": ["mode", "full"]}},
+        "additionalProperties": True})  # fmt: skip
+    collapsed = ToolCall("elements", {"iodine": "Iodine", "u_ranium": " URANIUM ", "mode": "mode"})
+    assert codes([collapsed], [open_tool]) == []  # off by default: password="password" is a real call
+    found = check_calls([collapsed], [open_tool], flag_named_after_value=True)
+    assert [r.code for r in found] == ["parameter_named_after_value"] * 2  # not the enum value
+    assert "'iodine'" in found[0].message and found[0].call == "elements"
+    ok = [ToolCall("elements", {"element": "iodine"}), ToolCall("elements", {"element": "x", "x": 1})]
+    assert check_calls(ok, [open_tool], flag_named_after_value=True) == []
+
+
 def test_duplicate_call():
     c = call(city="Paris", nights=2)
     assert codes([c, call(nights=2.0, city="Paris")]) == ["duplicate_call"]

@@ -22,7 +22,7 @@ from open_toolace.generation import GREEDY
 from open_toolace.generation.fake import FakeGenerator
 from open_toolace.io import read_json, read_jsonl, write_jsonl
 from open_toolace.refine.config import ToolaceRConfig
-from open_toolace.refine.iterate import run_toolace_r
+from open_toolace.refine.iterate import prepare_pool, run_toolace_r
 from open_toolace.training.config import TrainConfig
 from open_toolace.training.mixture import TaskMixConfig
 
@@ -216,6 +216,22 @@ def test_selection_only_ablation_and_unusable_pool_members(tmp_path):
     assert [ex["id"] for ex in read_jsonl(tmp_path / "tr" / "pool.jsonl")] == ["w0", "w1", "w0#1"]
     samples = read_jsonl(tmp_path / "tr" / "iter1" / "samples.jsonl")
     assert samples and {x["task"] for x in samples} == {"invocation"} and s["stop_reason"] == "max_iterations"
+
+
+def test_pool_limit_keeps_a_seeded_subset_in_input_order_and_records_the_rest():
+    exs = [{**pool()[0], "id": f"p{i}"} for i in range(20)] + [{**pool()[1], "id": "u", "calls": None}]
+    mix = config().mixture()
+    a, skipped = prepare_pool(exs, mix, limit=5, seed=3)
+    assert len(a) == 5 and skipped == {"over_pool_limit": 15, "unlabeled": 1}
+    ids = [ex["id"] for ex in a]
+    assert ids == sorted(ids, key=lambda x: int(x[1:]))  # input order kept
+    assert [ex["id"] for ex in prepare_pool(exs, mix, limit=5, seed=3)[0]] == ids  # seeded
+    assert [ex["id"] for ex in prepare_pool(exs, mix, limit=5, seed=4)[0]] != ids
+    assert (
+        len(prepare_pool(exs, mix, limit=50)[0]) == 20 and "over_pool_limit" not in prepare_pool(exs, mix)[1]
+    )
+    with pytest.raises(ValueError, match="pool_limit"):
+        config(pool_limit=0)
 
 
 def write_pool_file(d: Path) -> Path:

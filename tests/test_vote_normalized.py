@@ -184,6 +184,18 @@ def test_agreement_is_over_valid_samples_and_invalid_ones_are_counted_by_reason(
     assert sum(v.invalid.values()) + v.valid == v.total
 
 
+def test_a_parameter_named_after_its_value_is_no_vote():
+    # "weather in Paris and Oslo" collapsed into one call with a parameter per city: invalid, so the two
+    # parallel answers win instead of losing 2 to 3
+    elements = {**WEATHER, "parameters": {**WEATHER["parameters"], "additionalProperties": True}}
+    collapsed = "[get_weather(city='Paris', oslo='Oslo')]"
+    parallel = "[get_weather(city='Paris'), get_weather(city='Oslo')]"
+    v = vote([collapsed] * 3 + [parallel] * 2, tools=[elements])
+    assert v.winner == parse_calls(parallel) and v.valid == 2
+    assert v.invalid == {"rule:parameter_named_after_value": 3}
+    assert vote(["[get_weather(city='Paris', unit='celsius')]"] * 2, tools=[elements]).winner  # enum: fine
+
+
 def test_one_valid_sample_cannot_win_alone():
     v = vote(["[get_weather(city='Paris')]"] + ["[get_weather(city="] * 4)
     assert v.winner is None and v.reason == "below_threshold" and v.agreement == 1.0 and v.votes == 1

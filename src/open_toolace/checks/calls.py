@@ -92,6 +92,20 @@ def _dup_key(name: str, args: Any) -> str:
     return name + json.dumps(norm(args), sort_keys=True, default=repr)
 
 
+def _fold(text: str) -> str:
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
+
+
+def _named_after(arg: str, value: Any, schema: dict) -> bool:
+    """`iodine="Iodine"`: a value of the query made into a parameter of its own. A small model answering
+    "the configurations of iodine and uranium" writes one call with a parameter per value instead of one
+    call per value. Enum / const values come from the tool, not the query, and are not flagged."""
+    if not isinstance(value, str) or "enum" in schema or "const" in schema:
+        return False
+    folded = _fold(arg)
+    return len(folded) > 1 and folded == _fold(value)
+
+
 def check_calls(
     calls: list,
     tools: list,
@@ -99,6 +113,7 @@ def check_calls(
     grounding: str = "off",
     *,
     flag_duplicates: bool = True,
+    flag_named_after_value: bool = False,
 ) -> list[Reason]:
     """Check a call list (``ToolCall``s or ``{"name", "arguments"}`` dicts) against the tools offered
     (``Tool``s or any shape ``parse_tool`` reads).
@@ -107,6 +122,9 @@ def check_calls(
     ``query``); ``"strict"`` (the whole normalised value must occur in ``query``); see
     ``open_toolace.formats.grounding``. Skipped without a query. ``flag_duplicates``: report a call repeating an
     earlier identical one (usually a generation loop; a task may legitimately ask for it, e.g. two random draws).
+    ``flag_named_after_value``: report a string argument equal to its own parameter's name (``iodine="Iodine"``,
+    see ``_named_after``); off by default, since real calls do it now and then (``password="password"``, and
+    Java / JavaScript answers that pass a variable named like the parameter).
     """
     if grounding not in GROUNDING_MODES:
         raise ValueError(f"grounding must be one of {GROUNDING_MODES}, got {grounding!r}")
@@ -183,6 +201,9 @@ def check_calls(
                 continue  # None for an optional parameter means "not given"
             if isinstance(schema, dict):
                 out.extend(_value_reasons(name, arg, value, schema))
+                if flag_named_after_value and _named_after(arg, value, schema):
+                    msg = f"call {name!r}: argument {arg!r} = {short(value)} is a parameter named after its value"
+                    out.append(Reason("parameter_named_after_value", msg, name))
                 if query_norm is not None:
                     for where, text in ungrounded(value, schema, query_norm, grounding, arg):
                         msg = f"call {name!r}: argument {where} = {short(text)} does not appear in the query"

@@ -66,7 +66,7 @@ def _read_sample(sample: Any, tools: list[Tool] | None) -> tuple[list[ToolCall],
             return "parse:not_text"
         stage = "rule"
         if tools is not None:
-            reasons = check_calls(calls, tools)
+            reasons = check_calls(calls, tools, flag_named_after_value=True)
             if reasons:
                 return f"rule:{reasons[0].code}"
         stage = "normalize"
@@ -99,8 +99,9 @@ def majority_vote(
     """Majority vote over the normalized form of each valid sample's call list.
 
     Samples are raw model texts (parsed here) or already-parsed call lists. With `tools` (the item's
-    candidates), a sample must also pass `checks.check_calls`: a sample that calls a hallucinated tool or
-    breaks a schema is no opinion on the right answer, so it is counted in `invalid` and left out of the
+    candidates), a sample must also pass `checks.check_calls`: a sample that calls a hallucinated tool,
+    breaks a schema or names a parameter after its own value (`iodine="Iodine"`: a parallel request collapsed
+    into one call, `flag_named_after_value`) is no opinion on the right answer, so it is counted in `invalid` and left out of the
     denominator instead of diluting the vote. `tools=None` skips the rule check (parse only); `tools=[]`
     means no tool is offered (any call is invalid, `[]` is valid).
 
@@ -224,7 +225,8 @@ def rule_filter(
     items: Sequence[Item], grounding: str = "off", coverage: str = "off"
 ) -> tuple[list[Item], list[Rejection]]:
     """Rule layer of ToolACE's verification on voted items: calls must name a candidate tool, carry its
-    required parameters, no unknown ones, values of the right types/enums (`open_toolace.checks`).
+    required parameters, no unknown ones, values of the right types/enums, no parameter named after its
+    own value (`open_toolace.checks`, `flag_named_after_value`).
     `coverage="numbers"` also rejects calls that leave out a number the query states
     (`query_value_unused`: a generated tool without the parameter for "8 mol" gets a consistent vote on a
     call that computes something else). A failing item is rejected with every reason the checker gave
@@ -237,7 +239,7 @@ def rule_filter(
             tools = [Tool.from_dict(t) for t in it["tools"]]
             calls = [ToolCall.from_dict(c) for c in it["calls"] or []]
             query = example_query(it)
-            reasons = check_calls(calls, tools, query=query, grounding=grounding)
+            reasons = check_calls(calls, tools, query=query, grounding=grounding, flag_named_after_value=True)
             missing = (
                 unused_numbers(query, [c.arguments for c in calls]) if coverage != "off" and query else []
             )

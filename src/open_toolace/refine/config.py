@@ -33,6 +33,12 @@ class ToolaceRConfig:
 
     iterations: int = _opt(3, "most iterations N; the loop also stops when the selection stops shrinking")
     k: int = _opt(4, "answers sampled per pool example (its pass rate is right answers / k)")
+    pool_limit: int | None = _opt(
+        None,
+        "score and train on at most N pool examples, a seeded random subset of the usable ones (the rest "
+        "are recorded as skipped over_pool_limit): k answers per example are the loop's main cost "
+        "(null: the whole pool)",
+    )
     temperature: float = _opt(0.7, "sampling temperature of the k answers")
     max_new_tokens: int = _opt(256, "generation budget of one sampled answer")
     threshold: float = _opt(0.75, "an example is unsolved (always selected) when its pass rate is below this")
@@ -79,6 +85,8 @@ class ToolaceRConfig:
     def __post_init__(self) -> None:
         if self.iterations < 1 or self.k < 1 or self.max_new_tokens < 1:
             raise ValueError("toolace_r: need iterations >= 1, k >= 1, max_new_tokens >= 1")
+        if self.pool_limit is not None and self.pool_limit < 1:
+            raise ValueError(f"toolace_r.pool_limit must be >= 1 or null, got {self.pool_limit}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"toolace_r.threshold must be in [0, 1], got {self.threshold}")
         if self.solved_share < 0:

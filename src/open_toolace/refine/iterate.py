@@ -99,10 +99,13 @@ def _trainable(ex: dict) -> str | None:
     return None
 
 
-def prepare_pool(examples: Iterable[dict], mix: TaskMixConfig) -> tuple[list[dict], dict[str, int]]:
+def prepare_pool(
+    examples: Iterable[dict], mix: TaskMixConfig, limit: int | None = None, seed: int = 0
+) -> tuple[list[dict], dict[str, int]]:
     """The pool as it is sampled and trained on: identifier names when the mixture uses them (the model
     is sampled over the names it is trained on), only examples the scorer and the invocation builder can
-    take, unique ids (scored answers are joined back by id). Returns the pool and skip counts by reason."""
+    take, unique ids (scored answers are joined back by id), at most `limit` of them (a seeded random
+    subset, in their input order). Returns the pool and skip counts by reason."""
     skipped: Counter = Counter()
     seen: Counter = Counter()
     pool = []
@@ -117,6 +120,10 @@ def prepare_pool(examples: Iterable[dict], mix: TaskMixConfig) -> tuple[list[dic
             skipped["duplicate_id_renamed"] += 1
             ex = {**ex, "id": f"{ex['id']}#{seen[str(ex['id'])] - 1}"}
         pool.append(ex)
+    if limit is not None and len(pool) > limit:
+        keep = set(random.Random(f"toolace_r:pool:{seed}").sample(range(len(pool)), limit))
+        skipped["over_pool_limit"] = len(pool) - limit
+        pool = [ex for j, ex in enumerate(pool) if j in keep]
     return pool, dict(sorted(skipped.items()))
 
 
@@ -166,7 +173,7 @@ def run_toolace_r(
     gens = generators or Generators(make_generator, cfg.backend, cfg.train.model, dict(cfg.backend_args))
     hooks = hooks or NoHooks()
     ctx = Ctx(out, Manifest.open(out), gens, _Prefixed(hooks, hook_prefix) if hook_prefix else hooks)
-    pool, skipped = prepare_pool(examples, mix)
+    pool, skipped = prepare_pool(examples, mix, cfg.pool_limit, cfg.seed)
     extra = [tool_record(t) for t in tools]
     if mix.identifier_names:
         extra = [{**t, "name": identifier_name(t["name"])} for t in extra]
