@@ -118,21 +118,6 @@ def score_votes(
     }
 
 
-def catalog_entries(
-    path: str | None, which: str, seed_examples: list[dict], seed_apis: list[dict], held_out_apis: list[dict]
-) -> list[Any]:
-    """The raw tool entries a round retrieves from: `evolve.tools` when set, else the seed examples' tools
-    and the seed's API pool (`which="seed"`, as `pipeline.catalog.load_catalog`), or the held-out APIs
-    the queries were written from (`which="pool"`)."""
-    from open_toolace.data.tool_docs import iter_tool_docs
-
-    if path is not None:
-        return [item[1] for item in iter_tool_docs(Path(path)) if isinstance(item, tuple)]
-    if which == "pool":
-        return [row["tool"] for row in held_out_apis]
-    return [t for ex in seed_examples for t in ex.get("tools") or []] + [row["tool"] for row in seed_apis]
-
-
 def source_stage(
     generate: Any,
     queries: list[dict],
@@ -143,20 +128,20 @@ def source_stage(
     out: Path,
     progress: bool,
 ) -> dict[str, Any]:
-    """The tool stage with `evolve.tool_source` retrieve (`generate` None) or both (`generate()` gives the
-    model): BM25 over `catalog`, merged with generated tools for both, as a round's tools stage does."""
-    from open_toolace.evolve import ToolIndex, catalog_tools, generate_tools, merge_tool_items, retrieve_tools
+    """The tool stage with `evolve.tool_source` retrieve or both (`generate()` gives the model), BM25 over
+    `catalog` (raw tool entries), through the round's own `evolve.candidate_tools`."""
+    from open_toolace.evolve import ToolIndex, candidate_tools, catalog_tools, generate_tools
     from open_toolace.io import write_jsonl
 
+    def write(qs: Any) -> Any:
+        return generate_tools(generate(), qs, ev.m, ev.tool_sampling(seed), progress, prompts)
+
     tools, _ = catalog_tools(catalog)
-    got, lost = retrieve_tools(ToolIndex(tools), queries, ev.m, ev.retrieve_top_n)
-    kept, rejected = got, lost
-    if generate is not None:
-        made, failed = generate_tools(generate(), queries, ev.m, ev.tool_sampling(seed), progress, prompts)
-        kept, rejected = merge_tool_items(queries, made, failed, got, lost)
+    kept, rejected, retrieved = candidate_tools(ev.tool_source, queries, ev.m, ev.retrieve_top_n, write,
+                                                ToolIndex(tools))  # fmt: skip
     write_jsonl(out / "tools_kept.jsonl", kept)
     write_jsonl(out / "tools_rejected.jsonl", rejected)
-    return {**tool_summary(len(queries), kept, rejected), "catalog": len(tools), "retrieved": len(got)}
+    return {**tool_summary(len(queries), kept, rejected), "catalog": len(tools), "retrieved": retrieved}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -195,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     from open_toolace.generation import Sampling, make_generator
     from open_toolace.hardware import apply_threads
     from open_toolace.io import atomic_write_json, read_json, read_jsonl, write_jsonl
+    from open_toolace.pipeline.catalog import catalog_entries
     from open_toolace.pipeline.config import RunConfig
     from open_toolace.pipeline.seed import _synth
     from open_toolace.prompts import resolve_prompt_set
@@ -248,7 +234,11 @@ def main(argv: list[str] | None = None) -> int:
                 gen(), queries, ev.m, ev.tool_sampling(cfg.seed), prompt_set, out, cfg.progress
             )
         else:
-            catalog = catalog_entries(ev.tools, args.catalog, seed_examples, seed_apis, held_out_apis)
+            if args.catalog == "pool":  # the held-out APIs the queries were written from
+                catalog = [row["tool"] for row in held_out_apis]
+            else:  # what a round of the run would retrieve from (the seed's tools and API pool)
+                write_jsonl(out / "seed_apis.jsonl", seed_apis)
+                catalog = catalog_entries(ev.tools, seed_examples, out / "seed_apis.jsonl")[0]
             generate = gen if ev.tool_source == "both" else None
             tools = source_stage(generate, queries, ev, catalog, cfg.seed, prompt_set, out, cfg.progress)
         timings["tools"] = round(time.perf_counter() - t0, 1)

@@ -163,6 +163,34 @@ def test_both_merges_generated_first_dedupes_by_name_and_keeps_single_source_ite
     assert only_gen[0]["meta"]["retrieve_rejection"]["reason"] == "no_retrieved_tool"
 
 
+def test_candidate_tools_is_the_tool_stage_of_every_source():
+    qs = [query(0, "weather in Paris"), query(1, "zzz")]
+    index = evolve.ToolIndex(CATALOG)
+    asked: list[list[str]] = []
+
+    def generate(queries):  # the model writes one tool for the first query and fails on the second
+        asked.append([q["id"] for q in queries])
+        made = [{**queries[0], "tools": [tool("city_time", "Local time.", city="City")], "meta": {}}]
+        return made, [evolve.reject(queries[1], "tools", "bad_json")]
+
+    kept, rejected, retrieved = evolve.candidate_tools("generate", qs, 2, 4, generate)
+    assert [names(it["tools"]) for it in kept] == [["city_time"]] and retrieved == 0
+    assert [r["reason"] for r in rejected] == ["bad_json"]
+    kept, rejected, retrieved = evolve.candidate_tools("retrieve", qs, 2, 4, index=index)
+    assert names(kept[0]["tools"])[0] == "get_weather" and retrieved == 1
+    assert [r["reason"] for r in rejected] == ["no_retrieved_tool"]
+    kept, rejected, retrieved = evolve.candidate_tools("both", qs, 2, 4, generate, index)
+    assert names(kept[0]["tools"])[:2] == ["city_time", "get_weather"] and retrieved == 1
+    assert [(r["reason"], r["retrieve_reason"]) for r in rejected] == [("bad_json", "no_retrieved_tool")]
+    assert asked == [["q0", "q1"], ["q0", "q1"]]  # retrieve never asks the model
+    with pytest.raises(ValueError, match="catalog index"):
+        evolve.candidate_tools("both", qs, 2, 4, generate)
+    with pytest.raises(ValueError, match="generate function"):
+        evolve.candidate_tools("generate", qs, 2, 4, index=index)
+    with pytest.raises(ValueError, match="tool source"):
+        evolve.candidate_tools("guess", qs, 2, 4, generate, index)
+
+
 def test_audit_counts_items_and_kept_per_tool_source():
     tool_items = [{"id": "a", "meta": {}}, {"id": "b", "meta": {"tool_source": "retrieve"}},
                   {"id": "c", "meta": {"tool_source": "both"}}, {"id": "d", "meta": {"tool_source": "retrieve"}}]  # fmt: skip

@@ -15,7 +15,7 @@ malformed output is a recorded rejection, never a crash of the round. `run.py` s
 over a run directory; the functions themselves do no I/O.
 
 Modules: `sample` (generate_tools with pick_tools, parse_tool_list, sample_invocations), `retrieve` (ToolIndex,
-retrieve_tools, merge_tool_items, catalog_tools: candidate tools from a catalog), `repair` (what a broken tool
+retrieve_tools, merge_tool_items, candidate_tools, catalog_tools: candidate tools from a catalog), `repair` (what a broken tool
 list can be repaired to), `budget` (invocation caps sized to seed answers), `filter` (majority_vote,
 vote_items, rule_filter, audit), `triplets` (build_triplets), `common` (the rejection record).
 """
@@ -24,6 +24,7 @@ from open_toolace.evolve.common import Item, Rejection, reject
 from open_toolace.evolve.filter import Vote, audit, majority_vote, rule_filter, vote_items
 from open_toolace.evolve.retrieve import (
     ToolIndex,
+    candidate_tools,
     catalog_tools,
     distractor_tools,
     merge_tool_items,
@@ -39,6 +40,7 @@ __all__ = [
     "Vote",
     "audit",
     "build_triplets",
+    "candidate_tools",
     "catalog_tools",
     "distractor_tools",
     "generate_tools",

@@ -16,15 +16,16 @@ negatives for the triplet builder; `distractor_tools` gives their definitions). 
 ranked names with their scores, `meta.tool_source` is `"retrieve"`. A query no tool scores > 0 on is the
 rejection `{"step": "tools", "reason": "no_retrieved_tool"}`.
 
-`merge_tool_items` is `evolve.tool_source: both` (rule in its docstring); `catalog_tools` validates and
-dedupes a catalog first (a broken entry is a recorded rejection, never a crash). Pure: no I/O.
+`merge_tool_items` is `evolve.tool_source: both` (rule in its docstring); `candidate_tools` is a round's
+whole tool stage for any source; `catalog_tools` validates and dedupes a catalog first (a broken entry is a
+recorded rejection, never a crash). Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict, deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from open_toolace.checks import validate_tool
@@ -204,6 +205,35 @@ def retrieve_tools(
         }
         kept.append({**q, "tools": [dict(t) for t, _ in hits[:m]], "calls": None, "meta": meta})
     return kept, rejected
+
+
+def candidate_tools(
+    source: str,
+    queries: Sequence[Item],
+    m: int,
+    top_n: int,
+    generate: Callable[[Sequence[Item]], tuple[list[Item], list[Rejection]]] | None = None,
+    index: ToolIndex | None = None,
+) -> tuple[list[Item], list[Rejection], int]:
+    """A round's tool stage (`evolve.tool_source`): `generate(queries)` (the model writes each query's
+    tools: `generate_tools` bound to a model), BM25 over `index` (`retrieve`), or both merged
+    (`merge_tool_items`). Returns `(items with candidate tools, rejections, queries retrieval served)`."""
+    if source not in ("generate", "retrieve", "both"):
+        raise ValueError(f"tool source must be generate, retrieve or both, got {source!r}")
+    kept: list[Item] = []
+    rejected: list[Rejection] = []
+    if source != "retrieve":
+        if generate is None:
+            raise ValueError(f"tool source {source!r} needs a generate function")
+        kept, rejected = generate(queries)
+    if source == "generate":
+        return kept, rejected, 0
+    if index is None:
+        raise ValueError(f"tool source {source!r} needs a catalog index")
+    got, lost = retrieve_tools(index, queries, m, top_n)
+    if source == "retrieve":
+        return got, lost, len(got)
+    return (*merge_tool_items(queries, kept, rejected, got, lost), len(got))
 
 
 def _queues(rows: Iterable[dict]) -> dict[Any, deque]:

@@ -45,22 +45,33 @@ def _read_catalog_file(path: Path, name: str) -> tuple[list[Any], list[dict], li
     return tools, where, rejects
 
 
+def catalog_entries(
+    tools_file: str | None, seed_examples: list[dict], apis_file: Path | None = None
+) -> tuple[list[Any], list[dict], list[Rejection]]:
+    """The raw entries a round retrieves from, where each came from, and the file's unreadable records:
+    `tools_file` (`evolve.tools`) when set; else the seed examples' tools, then the seed's API pool
+    (`apis_file`, the seed stage's `apis.jsonl`, when it exists)."""
+    if tools_file is not None:
+        return _read_catalog_file(Path(tools_file), tools_file)
+    tools, where, rejects = [], [], []
+    for ex in seed_examples:
+        for t in ex.get("tools") or []:
+            tools.append(t)
+            where.append({"file": "seed/examples.jsonl", "example": ex.get("id")})
+    if apis_file is not None and apis_file.is_file():
+        more, more_where, rejects = _read_catalog_file(apis_file, f"seed/{apis_file.name}")
+        tools, where = tools + more, where + more_where
+    return tools, where, rejects
+
+
 def load_catalog(cfg: RunConfig, ctx: Ctx) -> tuple[list[dict], list[Rejection]]:
     """The round's tool catalog (validated, unique names; `evolve.retrieve.catalog_tools`) and every entry
-    refused on the way. `evolve.tools` when set; else the seed examples' tools, then the seed's API pool
-    (`seed/apis.jsonl`, present when the seed stage had one)."""
+    refused on the way (`catalog_entries` of the run's seed stage)."""
     if cfg.evolve.tools is not None:
-        tools, where, rejects = _read_catalog_file(Path(cfg.evolve.tools), cfg.evolve.tools)
+        tools, where, rejects = catalog_entries(cfg.evolve.tools, [])
     else:
-        tools, where, rejects = [], [], []
-        for ex in read_jsonl(ctx.path("seed", "examples.jsonl")):
-            for t in ex.get("tools") or []:
-                tools.append(t)
-                where.append({"file": "seed/examples.jsonl", "example": ex.get("id")})
-        apis = ctx.path("seed", "apis.jsonl")
-        if apis.is_file():
-            more, more_where, rejects = _read_catalog_file(apis, "seed/apis.jsonl")
-            tools, where = tools + more, where + more_where
+        examples = read_jsonl(ctx.path("seed", "examples.jsonl"))
+        tools, where, rejects = catalog_entries(None, examples, ctx.path("seed", "apis.jsonl"))
     kept, bad = catalog_tools(tools, where)
     return kept, rejects + bad
 

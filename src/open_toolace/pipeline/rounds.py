@@ -67,28 +67,26 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
 
     def tools() -> dict[str, Any]:
         qs = read_jsonl(p("queries.jsonl"))
-        kept: list[dict] = []
-        rejected: list[dict] = []
         info: dict[str, Any] = {}
-        if ev.tool_source != "retrieve":  # query-aware generation by the previous round's model
-            kept, rejected = evolve.generate_tools(
-                ctx.generators.get(ctx.path(prev_adapter)),
-                qs,
-                ev.m,
-                ev.tool_sampling(_gen_seed(cfg, r, 1)),
-                progress=cfg.progress,
-                prompts=prompt_set,
+
+        def generate(queries: list[dict]) -> tuple[list[dict], list[dict]]:  # the previous round's model
+            gen = ctx.generators.get(ctx.path(prev_adapter))
+            sampling = ev.tool_sampling(_gen_seed(cfg, r, 1))
+            return evolve.generate_tools(
+                gen, queries, ev.m, sampling, progress=cfg.progress, prompts=prompt_set
             )
+
+        index = None
         if ev.tool_source != "generate":  # BM25 over the catalog (no model)
             index, catalog_rejects = catalog.round_index(cfg, ctx)
             write_jsonl(p("catalog_rejects.jsonl"), catalog_rejects)
-            got, lost = evolve.retrieve_tools(index, qs, ev.m, ev.retrieve_top_n)
-            if ev.tool_source == "retrieve":
-                kept, rejected = got, lost
-            else:
-                kept, rejected = evolve.merge_tool_items(qs, kept, rejected, got, lost)
+            info = {"catalog": len(index), "catalog_rejects": len(catalog_rejects)}
+        kept, rejected, retrieved = evolve.candidate_tools(
+            ev.tool_source, qs, ev.m, ev.retrieve_top_n, generate, index
+        )
+        if index is not None:
             write_jsonl(p("distractors.jsonl"), evolve.distractor_tools(index, kept))
-            info = {"catalog": len(index), "catalog_rejects": len(catalog_rejects), "retrieved": len(got)}
+            info["retrieved"] = retrieved
         write_jsonl(p("tool_rejects.jsonl"), rejected)
         return {"with_tools": write_jsonl(p("tools.jsonl"), kept), "rejected": len(rejected), **info}
 
