@@ -12,6 +12,7 @@ from open_toolace.formats import ToolCall
 from open_toolace.generation import Sampling
 from open_toolace.generation.fake import FakeGenerator
 from open_toolace.pipeline.config import EvolveConfig
+from open_toolace.training.mixture import TaskMixConfig
 
 
 def ScriptedGenerator(script):  # noqa: N802  (reads as the class it stands for)
@@ -262,6 +263,32 @@ def test_build_triplets_replay_share_and_tasks():
     assert rep0["tasks"]["replay"] == 0 and len(none) == new
     empty, rep = evolve.build_triplets([], replay, replay_share=0.5)
     assert empty == [] and rep["tasks"]["replay"] == 0
+
+
+def test_replay_balance_calls_makes_up_the_multi_call_answers_a_round_lacks():
+    city = [f"City{i}" for i in range(20)]
+    items = [voted(i, [{"name": "get_weather", "arguments": {"city": c}}], text=f"Weather in {c}?")
+             for i, c in enumerate(city)]  # fmt: skip
+
+    def seed_sample(i: int) -> dict:
+        calls = '[get_weather(city="A"), get_weather(city="B")]' if i % 4 == 0 else '[get_weather(city="A")]'
+        return {"id": f"s{i}", "prompt": [{"role": "user", "content": f"p{i}"}],
+                "completion": [{"role": "assistant", "content": calls}], "task": "invocation"}  # fmt: skip
+
+    replay = [seed_sample(i) for i in range(200)]  # a quarter of the seed answers are parallel
+    mix = TaskMixConfig(abstention_share=0.0)
+    off, rep_off = evolve.build_triplets(items, replay, 0.2, mix, seed=1)
+    on, rep_on = evolve.build_triplets(items, replay, 0.2, mix, seed=1, replay_balance="calls")
+    assert rep_on["multi_call_share"]["replay_pool"] == rep_off["multi_call_share"]["replay_pool"] == 0.25
+    assert rep_on["tasks"]["replay"] == rep_off["tasks"]["replay"] and len(on) == len(off)
+    assert rep_off["multi_call_share"]["set"] < 0.2  # the round's single calls dilute the seed's share
+    # 20 single-call targets + 10 replayed: 7 parallel ones first bring the share back to the seed's
+    assert rep_on["multi_call_share"]["set"] >= 0.25
+    assert sum(evolve.triplets.target_calls(s) == 2 for s in on if s["id"].startswith("replay:")) >= 7
+    assert on == evolve.build_triplets(items, replay, 0.2, mix, seed=1, replay_balance="calls")[0]
+    with pytest.raises(ValueError, match="replay_balance"):
+        evolve.build_triplets(items, replay, 0.2, mix, replay_balance="parallel")
+    assert evolve.triplets.target_calls({"task": "invocation", "completion": [{"content": "[f("}]}) == 0
 
 
 def test_build_triplets_non_identifier_names_and_skips_are_reported():

@@ -8,23 +8,67 @@ Each kept item (query + its generated tools + the voted calls) yields
       in rounds, so no kept item teaches only "one tool -> call it");
   (c) its tool-generation sample: query -> the tools it called (minimal: used parameters + at most
       `mix.tool_generation_optional` optional ones).
-Replay draws the configured share of the final set from the seed mixture. The report gives the count and
-share of each kind (`invocation`, `abstention`, `tool_generation`, `replay`) for the round's audit.
+Replay draws the configured share of the final set from the seed mixture; `replay_balance="calls"` draws
+multi-call answers first, as many as bring the set's invocation targets to the seed mixture's share of
+answers with two or more calls (a round keeps mostly single calls, and trained on them alone a model
+unlearns parallel answers). The report gives the count and share of each kind (`invocation`,
+`abstention`, `tool_generation`, `replay`) and the multi-call share of invocation targets for the audit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from open_toolace.evolve.common import Item
+from open_toolace.formats import CallParseError, parse_calls
 from open_toolace.training import tasks as T
 from open_toolace.training.mixture import TaskMixConfig, tool_generation_samples
 
 KINDS = ("invocation", "abstention", "tool_generation", "replay")
+REPLAY_BALANCE = ("off", "calls")
+
+
+def target_calls(sample: dict) -> int:
+    """Calls in an invocation sample's target (0 for other tasks and for a target that does not parse)."""
+    if sample.get("task") != "invocation":
+        return 0
+    try:
+        return len(parse_calls(sample["completion"][-1]["content"]))
+    except (CallParseError, KeyError, IndexError, TypeError):
+        return 0
+
+
+def multi_call_share(samples: Sequence[dict]) -> float:
+    """Share of invocation samples whose target has two or more calls."""
+    inv = [s for s in samples if s.get("task") == "invocation"]
+    return sum(target_calls(s) >= 2 for s in inv) / len(inv) if inv else 0.0
+
+
+def draw_replay(
+    replay: Sequence[dict], n: int, new: Sequence[dict], rng: random.Random, balance: str
+) -> list:
+    """`n` replay samples at random; with `balance="calls"` the multi-call ones first, as many as bring
+    `new` + replay to the replay pool's multi-call share of invocation targets (all of them if short)."""
+    if balance not in REPLAY_BALANCE:
+        raise ValueError(f"replay_balance must be one of {REPLAY_BALANCE}, got {balance!r}")
+    pool = list(replay)
+    if balance == "off" or n == 0:
+        return rng.sample(pool, n)
+    target = multi_call_share(pool)
+    inv = [s for s in new if s.get("task") == "invocation"]
+    have = sum(target_calls(s) >= 2 for s in inv)
+    multi = [i for i, s in enumerate(pool) if target_calls(s) >= 2]
+    # (have + x) / (len(inv) + x) >= target  <=>  x >= (target * len(inv) - have) / (1 - target)
+    need = len(multi) if target >= 1 else math.ceil(max(0.0, target * len(inv) - have) / (1 - target))
+    first = rng.sample(multi, min(need, n, len(multi)))
+    chosen = set(first)
+    rest = rng.sample([i for i in range(len(pool)) if i not in chosen], n - len(first))
+    return [pool[i] for i in first + rest]
 
 
 def sample_kind(sample: dict) -> str:
@@ -44,6 +88,7 @@ def build_triplets(
     distractor_pool: Sequence[Any] = (),
     tasks: Sequence[str] = ("tool_generation", "invocation"),
     seed: int = 0,
+    replay_balance: str = "off",
 ) -> tuple[list[dict], dict[str, Any]]:
     """Training samples from the round's verified items (module docstring), shuffled under `seed`.
 
@@ -51,8 +96,9 @@ def build_triplets(
     `seed`). `distractor_pool`: tools (dicts or `Tool`) the invocation and abstention samples draw from,
     besides the items' own. `replay` is a list of already-built training samples (the bootstrap mixture);
     `replay_share` is the share of the *final* set drawn from it (0.3 -> 30 % replay), which fights
-    forgetting. Returns `(samples, report)`: counts per task, per kind and their shares, and every item a
-    task builder skipped, by reason."""
+    forgetting; `replay_balance` chooses which (`draw_replay`). Returns `(samples, report)`: counts per
+    task, per kind and their shares, the multi-call share of invocation targets (of the set and of the
+    replay pool), and every item a task builder skipped, by reason."""
     mix = dataclasses.replace(mix or TaskMixConfig(), seed=seed)
     items = [T.with_identifier_names(it) for it in items] if mix.identifier_names else list(items)
     skipped: Counter[str] = Counter()
@@ -67,7 +113,9 @@ def build_triplets(
     n_replay = 0
     if replay and new and 0 < replay_share < 1:
         n_replay = min(len(replay), round(len(new) * replay_share / (1 - replay_share)))
-    old = [dict(s, id=f"replay:{s.get('id')}") for s in rng.sample(list(replay), n_replay)]
+    old = [
+        dict(s, id=f"replay:{s.get('id')}") for s in draw_replay(replay, n_replay, new, rng, replay_balance)
+    ]
     samples = new + old
     rng.shuffle(samples)
     counts = dict(sorted(Counter(s.get("task", "?") for s in new).items()))
@@ -79,5 +127,9 @@ def build_triplets(
         "kinds": {k: kinds.get(k, 0) for k in KINDS},
         "shares": {k: round(kinds.get(k, 0) / n, 4) if n else 0.0 for k in KINDS},
         "total": n,
+        "multi_call_share": {
+            "set": round(multi_call_share(samples), 4),
+            "replay_pool": round(multi_call_share(replay), 4),
+        },
         "skipped": dict(sorted(skipped.items())),
     }

@@ -189,6 +189,14 @@ class EvolveConfig:
     replay_share: float = field(
         default=0.3, metadata={"help": "share of each round's training set replayed from the seed mixture"}
     )
+    replay_balance: str = field(
+        default="off",
+        metadata={
+            "help": "which seed samples replay draws: off (at random) | calls (answers with two or more calls "
+            "first, up to the seed mixture's share of them among invocation targets: rounds keep mostly "
+            "single calls; evolve.triplets.draw_replay)"
+        },
+    )
     init: str = field(
         default="continue",
         metadata={
@@ -241,6 +249,8 @@ class EvolveConfig:
             raise ValueError(f"evolve.init must be 'continue' or 'restart', got {self.init!r}")
         if not 0 <= self.replay_share < 1:
             raise ValueError(f"evolve.replay_share must be in [0, 1), got {self.replay_share}")
+        if self.replay_balance not in ("off", "calls"):
+            raise ValueError(f"evolve.replay_balance must be off or calls, got {self.replay_balance!r}")
         if not 0 <= self.vote_threshold <= 1:
             raise ValueError(f"evolve.vote_threshold must be in [0, 1], got {self.vote_threshold}")
         if self.k < 1 or self.m < 1 or self.tool_samples < 1 or self.rounds < 0 or self.queries_per_round < 1:

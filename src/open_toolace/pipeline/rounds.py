@@ -132,7 +132,9 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
         pool += [t for it in read_jsonl(p("tools.jsonl")) for t in it.get("tools") or []]
         if ev.tool_source != "generate":  # + the catalog's near misses of this round's queries
             pool += read_jsonl(p("distractors.jsonl"))
-        samples, report = evolve.build_triplets(kept, replay, share, mix, pool, seed=_gen_seed(cfg, r, 3))
+        samples, report = evolve.build_triplets(
+            kept, replay, share, mix, pool, seed=_gen_seed(cfg, r, 3), replay_balance=ev.replay_balance
+        )
         write_jsonl(p("triplets.jsonl"), [s for s in samples if not s["id"].startswith("replay:")])
         if ev.init == "restart":  # the seed mixture + every round's triplets so far, from the base model
             samples = replay + [
