@@ -4,7 +4,8 @@ A round's yield (queries that end as kept triplets) and the quality of what it k
 can teach anything. This runs one round's model stages from one adapter, without training: the tool stage
 (`evolve.m` tools per query, as `bench/tool_writing.py`), then `k` invocation samples per query at each
 `--temperatures` value (one sampling pass per temperature, reused by every threshold), then the vote at each
-`--thresholds` value and the rule filter (with each `--coverage` mode: off, and numbers, which also drops
+`--thresholds` value (each also with `evolve.relax_tools`, keys ending in `/relax`) and the rule filter
+(with each `--coverage` mode: off, and numbers, which also drops
 calls that leave out a number the query states). The queries are the run config's unlabeled pool (offline synthesis,
 domains held out of the seed set); their synthesized labels, which a round never sees, score the kept answers.
 
@@ -100,11 +101,12 @@ def score_votes(
     grounding: str,
     min_votes: int = 2,
     coverage: str = "off",
+    relax: bool = False,
 ) -> dict[str, Any]:
     """Vote and rule-filter sampled items at `threshold`; kept items scored against their labels."""
     from open_toolace.evolve import rule_filter, vote_items
 
-    voted, vote_rejects, _ = vote_items(items, threshold, keep_no_call, min_votes)
+    voted, vote_rejects, records = vote_items(items, threshold, keep_no_call, min_votes, relax)
     kept, rule_rejects = rule_filter(voted, grounding, coverage)
     matches = [label_match(it.get("calls"), labels.get(it["id"])) for it in kept]
     scored = [m for m in matches if m is not None]
@@ -115,6 +117,8 @@ def score_votes(
         ),
         "kept_match": sum(scored),
         "kept_scored": len(scored),
+        "kept_multi_call": sum(len(it.get("calls") or []) > 1 for it in kept),
+        **({"relaxed_items": sum(1 for r in records if r.get("relaxed"))} if relax else {}),
     }
 
 
@@ -264,9 +268,15 @@ def main(argv: list[str] | None = None) -> int:
 
     greedy = sample("greedy", ev.invocation_sampling(cfg.seed).with_(n=1, temperature=0.0))
     coverages = args.coverage.split(",")
-    greedy_scores = {
-        cov: score_votes(greedy, 1.0, labels, ev.keep_no_call, ev.grounding, min_votes=1, coverage=cov)
-        for cov in coverages
+    # every vote with and without evolve.relax_tools ("/relax"): the same samples, scored both ways
+    modes = [(cov, relax) for cov in coverages for relax in (False, True)]
+
+    def mode(cov: str, relax: bool) -> str:
+        return f"{cov}/relax" if relax else cov
+
+    greedy_scores: dict[str, Any] = {
+        mode(cov, rx): score_votes(greedy, 1.0, labels, ev.keep_no_call, ev.grounding, 1, cov, rx)
+        for cov, rx in modes
     }
     greedy_scores["note"] = "one greedy sample per query, kept when it parses and passes the rules"
 
@@ -276,9 +286,11 @@ def main(argv: list[str] | None = None) -> int:
     for temp in temps:
         sampled = sample(f"invocations_T{temp}", ev.invocation_sampling(cfg.seed + 2).with_(temperature=temp))
         by_temp[str(temp)] = {
-            f"{th}/{cov}": score_votes(sampled, th, labels, ev.keep_no_call, ev.grounding, coverage=cov)
+            f"{th}/{mode(cov, rx)}": score_votes(
+                sampled, th, labels, ev.keep_no_call, ev.grounding, 2, cov, rx
+            )
             for th in thresholds
-            for cov in coverages
+            for cov, rx in modes
         }
 
     result = {

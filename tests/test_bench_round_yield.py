@@ -58,7 +58,9 @@ def test_round_yield_runs_on_the_tiny_model(tmp_path, monkeypatch):
     res = json.loads(js.read_text())
     tools = res["tool_stage"]
     assert res["queries"] == 3 and tools["valid"] + sum(tools["rejected"].values()) == 3
-    assert set(res["vote"]["0.5"]) == {f"{t}/{c}" for t in ("0.4", "0.6", "0.8") for c in ("off", "numbers")}
+    modes = ("off", "numbers", "off/relax", "numbers/relax")
+    assert set(res["vote"]["0.5"]) == {f"{t}/{c}" for t in ("0.4", "0.6", "0.8") for c in modes}
+    assert set(res["greedy"]) == {*modes, "note"}
     assert res["labeled_queries"] == 3  # every query's synthesized label is at hand for scoring
     assert res["greedy"]["off"]["kept_scored"] == res["greedy"]["off"]["kept"]
     for r in res["vote"]["0.5"].values():
@@ -72,7 +74,7 @@ def test_round_yield_runs_on_the_tiny_model(tmp_path, monkeypatch):
     monkeypatch.setattr(generation, "make_generator", no_model)
     assert ry.main([*argv, "--thresholds", "0.5", "--coverage", "off"]) == 0
     again = json.loads(js.read_text())
-    assert again["tool_stage"] == tools and set(again["vote"]["0.5"]) == {"0.5/off"}
+    assert again["tool_stage"] == tools and set(again["vote"]["0.5"]) == {"0.5/off", "0.5/off/relax"}
     with pytest.raises(AssertionError, match="loaded again"):
         ry.main([*argv, "--fresh"])
 

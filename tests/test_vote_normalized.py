@@ -259,3 +259,60 @@ def test_vote_items_uses_each_items_tools_and_records_the_new_fields():
     json.dumps(records)
     report = evolve.audit([], [], records, kept, rejected)
     assert report["vote_agreement_hist"] == {"0/5": 1, "3/5": 2}
+
+
+# ----------------------------------------------------------------------------- relaxing tools to their samples
+
+PH = {
+    "name": "solution_ph",
+    "description": "pH of a solution.",
+    "parameters": {
+        "type": "object",
+        "properties": {
+            "concentration": {"type": "integer"},
+            "unit": {"type": "string"},
+            "n": {"type": "integer"},
+        },
+        "required": ["concentration", "unit"],
+    },
+}
+
+
+def test_relax_tools_drops_requirements_most_calls_omit_and_widens_integers_given_fractions():
+    samples = ["[solution_ph(concentration=0.045)]"] * 3 + ["[solution_ph(concentration=1, unit='M', n=2)]"]
+    samples += ["[solution_ph(concentration=", "[other(x=1)]"]  # unparseable and foreign: no evidence
+    tools, repairs = evolve.relax_tools([PH, {"broken": True}], samples)
+    params = tools[0]["parameters"]
+    assert (
+        params["required"] == ["concentration"] and params["properties"]["concentration"]["type"] == "number"
+    )
+    assert params["properties"]["n"]["type"] == "integer" and tools[1] == {"broken": True}
+    assert repairs == [
+        {"tool": "solution_ph", "param": "unit", "kind": "required_dropped", "calls": 4, "without": 3},
+        {
+            "tool": "solution_ph",
+            "param": "concentration",
+            "kind": "integer_to_number",
+            "calls": 4,
+            "without": 3,
+        },
+    ]
+    assert PH["parameters"]["required"] == ["concentration", "unit"], "the input is not modified"
+    # one call in four leaving a parameter out is not evidence; a tool nobody calls stays as it is
+    few = ["[solution_ph(concentration=2, unit='M')]"] * 3 + ["[solution_ph(concentration=2)]"]
+    assert evolve.relax_tools([PH], few) == ([PH], [])
+    assert evolve.relax_tools([PH], []) == ([PH], [])
+
+
+def test_vote_items_relax_turns_no_valid_into_a_winner_with_the_relaxed_tools():
+    item = {"id": "p", "tools": [PH], "samples": ["[solution_ph(concentration=0.045)]"] * 4 + ["[x("]}
+    kept, rejected, _ = evolve.vote_items([item])
+    assert not kept and rejected[0]["reason"] == "no_valid"
+    kept, rejected, records = evolve.vote_items([item], relax=True)
+    assert not rejected and kept[0]["calls"] == [
+        {"name": "solution_ph", "arguments": {"concentration": 0.045}}
+    ]
+    assert kept[0]["tools"][0]["parameters"]["required"] == ["concentration"]
+    assert [r["kind"] for r in kept[0]["meta"]["tool_relaxed"]] == ["required_dropped", "integer_to_number"]
+    assert records[0]["relaxed"] == kept[0]["meta"]["tool_relaxed"]
+    assert evolve.rule_filter(kept)[0] == kept, "the relaxed tools pass the rules the vote applied"

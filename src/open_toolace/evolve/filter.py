@@ -11,6 +11,7 @@ from open_toolace.checks import check_calls
 from open_toolace.checks.reasons import Reason
 from open_toolace.data.records import example_query
 from open_toolace.evolve.common import Item, Rejection, reject
+from open_toolace.evolve.relax import relax_tools
 from open_toolace.formats import CallParseError, ToolCall, canonical_calls, parse_calls
 from open_toolace.formats.grounding import unused_numbers
 from open_toolace.formats.normalize import normalize_calls
@@ -162,7 +163,11 @@ def majority_vote(
 
 
 def vote_items(
-    items: Sequence[Item], threshold: float = 0.6, keep_no_call: bool = False, min_votes: int = 2
+    items: Sequence[Item],
+    threshold: float = 0.6,
+    keep_no_call: bool = False,
+    min_votes: int = 2,
+    relax: bool = False,
 ) -> tuple[list[Item], list[Rejection], list[dict]]:
     """Run `majority_vote` on every sampled item against its own tools (`item["tools"]`, tool dicts).
     Returns `(kept items with calls = winner, rejections, vote records)`; vote records (one per item,
@@ -170,10 +175,16 @@ def vote_items(
 
     An item whose winner is "call nothing" is dropped unless `keep_no_call`: its tools were generated for
     its query, so an abstention there is more likely a failure than a lesson. An item without a `tools`
-    list is voted on parse alone (no rule check)."""
+    list is voted on parse alone (no rule check). `relax`: each item's tools are first relaxed to what
+    its samples agree on (`evolve.relax.relax_tools`: a required parameter most calls leave out becomes
+    optional, an integer given fractions a number); a kept item carries the relaxed tools and
+    `meta.tool_relaxed`, and every vote record its `relaxed` repairs."""
     kept, rejected, records = [], [], []
     for it in items:
         tools = it.get("tools")
+        repairs: list[dict] = []
+        if relax and isinstance(tools, list):
+            tools, repairs = relax_tools(tools, it.get("samples") or [])
         v = majority_vote(
             it.get("samples") or [], threshold, tools if isinstance(tools, list) else None, min_votes
         )
@@ -190,6 +201,7 @@ def vote_items(
                 "counts": v.counts,
                 "classes": v.classes,
                 "invalid": v.invalid,
+                **({"relaxed": repairs} if repairs else {}),
             }
         )
         if v.winner is None:
@@ -210,8 +222,13 @@ def vote_items(
                 )
             )
         else:
-            meta = {**it.get("meta", {}), "agreement": v.agreement}
-            kept.append({k: val for k, val in it.items() if k != "samples"} | {"calls": winner, "meta": meta})
+            meta = {
+                **it.get("meta", {}),
+                "agreement": v.agreement,
+                **({"tool_relaxed": repairs} if repairs else {}),
+            }
+            item = {k: val for k, val in it.items() if k != "samples"} | {"calls": winner, "meta": meta}
+            kept.append(item | ({"tools": tools} if repairs else {}))
     return kept, rejected, records
 
 

@@ -173,6 +173,14 @@ class EvolveConfig:
     vote_threshold: float = field(
         default=0.6, metadata={"help": "the winning answer needs this share of the k samples (ties dropped)"}
     )
+    relax_tools: bool = field(
+        default=False,
+        metadata={
+            "help": "before the vote, relax each query's generated tools to what its samples agree on: a "
+            "required parameter at least half the calls leave out becomes optional, an integer given "
+            "fractions a number (evolve.relax; recorded in meta.tool_relaxed)"
+        },
+    )
     keep_no_call: bool = field(
         default=False, metadata={"help": "keep items whose majority answer is 'call nothing'"}
     )
