@@ -287,7 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         sampled = sample(f"invocations_T{temp}", ev.invocation_sampling(cfg.seed + 2).with_(temperature=temp))
         by_temp[str(temp)] = {
             f"{th}/{mode(cov, rx)}": score_votes(
-                sampled, th, labels, ev.keep_no_call, ev.grounding, 2, cov, rx
+                sampled, th, labels, ev.keep_no_call, ev.grounding, ev.min_votes, cov, rx
             )
             for th in thresholds
             for cov, rx in modes

@@ -124,6 +124,9 @@ def test_one_tool_sample_keeps_todays_records():
     assert EvolveConfig(tool_samples=3).tool_sampling(0).n == 3
     with pytest.raises(ValueError, match="tool_samples"):
         EvolveConfig(tool_samples=0)
+    assert EvolveConfig(k=1, min_votes=1).min_votes == 1  # the greedy answer, kept when it passes the rules
+    with pytest.raises(ValueError, match="min_votes"):
+        EvolveConfig(k=1)  # two votes out of one sample: nothing could ever be kept
 
 
 def test_pick_tools_counts_parameters_up_to_the_stated_numbers():

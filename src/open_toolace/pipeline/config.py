@@ -171,7 +171,15 @@ class EvolveConfig:
         },
     )
     vote_threshold: float = field(
-        default=0.6, metadata={"help": "the winning answer needs this share of the k samples (ties dropped)"}
+        default=0.6,
+        metadata={"help": "the winning answer class needs this share of the valid samples (ties dropped)"},
+    )
+    min_votes: int = field(
+        default=2,
+        metadata={
+            "help": "the winning class needs at least this many votes (1 with k=1 and invoke_temperature 0: "
+            "keep the greedy answer when it passes the rules)"
+        },
     )
     relax_tools: bool = field(
         default=False,
@@ -261,6 +269,8 @@ class EvolveConfig:
             raise ValueError(f"evolve.replay_balance must be off or calls, got {self.replay_balance!r}")
         if not 0 <= self.vote_threshold <= 1:
             raise ValueError(f"evolve.vote_threshold must be in [0, 1], got {self.vote_threshold}")
+        if not 1 <= self.min_votes <= self.k:
+            raise ValueError(f"evolve.min_votes must be in [1, k={self.k}], got {self.min_votes}")
         if self.k < 1 or self.m < 1 or self.tool_samples < 1 or self.rounds < 0 or self.queries_per_round < 1:
             raise ValueError(
                 "evolve: need k >= 1, m >= 1, tool_samples >= 1, rounds >= 0, queries_per_round >= 1"

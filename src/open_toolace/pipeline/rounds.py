@@ -110,7 +110,11 @@ def run_round(cfg: RunConfig, ctx: Ctx, r: int, prev_adapter: str, prev_eval: st
 
     def vote() -> dict[str, Any]:
         voted, rejected, records = evolve.vote_items(
-            read_jsonl(p("invocations.jsonl")), ev.vote_threshold, ev.keep_no_call, relax=ev.relax_tools
+            read_jsonl(p("invocations.jsonl")),
+            ev.vote_threshold,
+            ev.keep_no_call,
+            ev.min_votes,
+            ev.relax_tools,
         )
         write_jsonl(p("votes.jsonl"), records)
         write_jsonl(p("vote_rejects.jsonl"), rejected)
