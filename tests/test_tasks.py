@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 
 import pytest
@@ -10,6 +11,7 @@ import pytest
 from open_toolace.data.records import make_example
 from open_toolace.formats import ToolCall, parse_calls, render_calls
 from open_toolace.formats.tools import Tool
+from open_toolace.training.aliases import opaque_aliases
 from open_toolace.training.mixture import TaskMixConfig, build_mixture, task_counts
 from open_toolace.training.tasks import (
     NO_CALL,
@@ -452,3 +454,45 @@ def test_source_cap_limits_examples_per_source():
     assert report["examples_by_source"] == {"big": 3, "small": 2}
     assert task_counts(mix)["invocation"] == 5
     assert task_counts(mix)["adaption"] == 1  # adaption still sees every tool
+
+
+def test_alias_share_renames_the_called_tool_to_a_name_unlike_the_request():
+    base = TaskMixConfig(distractors_min=1, distractors_max=2, abstention_share=0.5, seed=3)
+    off = build_invocation(examples(), POOL, base)
+    assert off == build_invocation(examples(), POOL, TaskMixConfig(**{**base.__dict__, "alias_share": 0.0}))
+    assert not any(s["id"].endswith(":alias") for s in off)
+    on = build_invocation(examples(), POOL, TaskMixConfig(**{**base.__dict__, "alias_share": 1.0}))
+    by_id = {ex["id"]: ex for ex in examples()}
+    aliased = [s for s in on if s["id"].endswith(":alias")]
+    assert {s["id"].split(":")[1] for s in aliased} == {"a", "b", "c", "d"}  # every example with calls
+    for s in aliased:
+        ex = by_id[s["id"].split(":")[1]]
+        needed = {c["name"] for c in ex["calls"]}
+        names = prompt_tool_names(s)
+        calls = parse_calls(s["completion"][0]["content"])
+        assert not needed & set(names)  # the real name is neither shown nor drawn back as a distractor
+        assert {c.name for c in calls} <= set(names)
+        assert [c.arguments for c in calls] == [c["arguments"] for c in ex["calls"]]
+        request = ex["messages"][-1]["content"].lower()
+        assert not any(w in request for c in calls for w in re.split(r"[\W_]+", c.name.lower()) if len(w) > 2)
+    aliases = {c.name for s in aliased for c in parse_calls(s["completion"][0]["content"])}
+    abstentions = [s for s in on if s["id"].endswith(":abstain")]
+    assert abstentions
+    for s in abstentions:  # they start from the real names: no alias, no needed tool
+        ex = by_id[s["id"].split(":")[1]]
+        assert not ({c["name"] for c in ex["calls"]} | aliases) & set(prompt_tool_names(s))
+    with pytest.raises(ValueError, match="alias_share"):
+        TaskMixConfig(alias_share=1.5)
+
+
+def test_opaque_aliases_keep_a_name_an_earlier_turn_called():
+    rng = random.Random(0)
+    history = [
+        {"role": "user", "content": "weather in Paris"},
+        {"role": "assistant", "content": '[get_weather(city="Paris")]'},
+        {"role": "user", "content": "and in Rome?"},
+    ]
+    assert opaque_aliases({"get_weather"}, history, {"get_weather"}, rng) == {}
+    alias = opaque_aliases({"get_weather"}, history[:1], {"get_weather"}, rng)
+    assert set(alias) == {"get_weather"} and alias["get_weather"].isascii()
+    assert identifier_name(alias["get_weather"]) == alias["get_weather"]

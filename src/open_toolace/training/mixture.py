@@ -88,6 +88,12 @@ class TaskMixConfig:
         "beside them where they are called in other examples: a mortgage tool for a compound-interest "
         "request), then from unrelated ones; the near miss a model must tell apart from a fit",
     )
+    alias_share: float = _opt(
+        0.0,
+        "share of the call samples whose called tools get an opaque name that shares no word with the "
+        "request (svc.run_job, CCI_v2, TQ_4821; description unchanged; sample id ends in :alias): without "
+        "it a request that shares no word with a tool's name is mostly an abstention (training.aliases)",
+    )
     max_tools: int = _opt(8, "most tools in one invocation / tool-generation sample")
     tool_generation_extra: int | None = _opt(
         None,
@@ -141,6 +147,8 @@ class TaskMixConfig:
             )
         if not 0.0 <= self.solo_share <= 1.0:
             raise ValueError(f"solo_share must be in [0, 1], got {self.solo_share}")
+        if not 0.0 <= self.alias_share <= 1.0:
+            raise ValueError(f"alias_share must be in [0, 1], got {self.alias_share}")
         if not 0.0 <= self.abstention_share <= 1.0:
             raise ValueError(f"abstention_share must be in [0, 1], got {self.abstention_share}")
         for task in SAMPLE_TASKS:
@@ -335,6 +343,7 @@ def build_mixture(
         "no_call": sum(
             1 for s in mix if s["task"] == "invocation" and s["completion"][0]["content"] == NO_CALL
         ),
+        "aliased": sum(1 for s in mix if s["id"].endswith(":alias")),
         "skipped": dict(sorted(skipped.items())),
         "total": len(mix),
         **tokens,

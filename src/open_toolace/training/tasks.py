@@ -39,6 +39,7 @@ from open_toolace.prompts import (
     render_tool_generation,
     tool_format,
 )
+from open_toolace.training.aliases import opaque_aliases, renamed
 
 if TYPE_CHECKING:
     from open_toolace.training.mixture import TaskMixConfig
@@ -307,12 +308,13 @@ def _invocation_sample(
     pool: _Pool,
     cfg: TaskMixConfig,
     id: str,
+    exclude: set[str],
     min_tools: int = 0,
 ) -> tuple[dict, int]:
-    """The call sample and how many tools its prompt shows."""
+    """The call sample and how many tools its prompt shows (no distractor named in `exclude`)."""
     k = rng.randint(cfg.distractors_min, cfg.distractors_max)
     k = min(max(k, min_tools - len(tools)), cfg.max_tools - len(tools))
-    tools = tools + pool.sample(rng, k, {t["name"] for t in tools})
+    tools = tools + pool.sample(rng, k, {t["name"] for t in tools} | exclude)
     if cfg.shuffle_tools:
         rng.shuffle(tools)
     prompt = render_invocation(tools, ex["messages"], cfg.prompt_set)
@@ -352,16 +354,20 @@ def build_invocation(
         except ValueError:  # CallParseError too: a name/key with no pythonic form, a value with no literal
             skipped["invocation:unrenderable_call"] += 1
             continue
-        sid = f"invocation:{ex['id']}"
-        # Drawn only when on, so solo_share=0 leaves the seeded stream (and every sample) as it was.
+        sid, shown_tools, shown_text, alias = f"invocation:{ex['id']}", tools, text, {}
+        # Drawn only when on, so alias_share=0 (and solo_share=0) leave the seeded stream as it was. Only
+        # the call sample shows the aliases: the abstentions below start from the real names.
+        if needed and cfg.alias_share and rng.random() < cfg.alias_share:
+            alias = opaque_aliases(needed, ex["messages"], names | set(pool.by_name), rng)
+            if alias:
+                (shown_tools, shown_text), sid = renamed(tools, calls, alias), f"{sid}:alias"
         if len(needed) == 1 and cfg.solo_share and rng.random() < cfg.solo_share:
-            solo = [t for t in tools if t["name"] in needed]
-            out.append(
-                _sample("invocation", sid, render_invocation(solo, ex["messages"], cfg.prompt_set), text)
-            )
+            solo = [t for t in shown_tools if t["name"] in {alias.get(n, n) for n in needed}]
+            prompt = render_invocation(solo, ex["messages"], cfg.prompt_set)
+            out.append(_sample("invocation", sid, prompt, shown_text))
             shown = 1
         else:
-            sample, shown = _invocation_sample(ex, tools, text, rng, pool, cfg, sid)
+            sample, shown = _invocation_sample(ex, shown_tools, shown_text, rng, pool, cfg, sid, set(alias))
             out.append(sample)
         if needed:
             called.append((ex, tools, needed, shown))
