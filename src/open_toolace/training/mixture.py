@@ -92,7 +92,8 @@ class TaskMixConfig:
         0.0,
         "share of the call samples whose called tools get an opaque name that shares no word with the "
         "request (svc.run_job, CCI_v2, TQ_4821; description unchanged; sample id ends in :alias): without "
-        "it a request that shares no word with a tool's name is mostly an abstention (training.aliases)",
+        "it a request that shares no word with a tool's name is mostly an abstention (training.aliases); at 0.5 "
+        "the embedded model lost irrelevance -31 and multiple -7 points (docs/bootstrap_levers.md)",
     )
     max_tools: int = _opt(8, "most tools in one invocation / tool-generation sample")
     tool_generation_extra: int | None = _opt(
