@@ -20,15 +20,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from open_toolace.data.records import example_user_text
 from open_toolace.evaluate.bfcl import load_category
 from open_toolace.io import read_jsonl
 from open_toolace.training.aliases import word_stems
 
 _DEF = re.compile(r"^def ([\w.]+)\(", re.M)
-
-
-def _requests(messages: list[dict]) -> str:
-    return " ".join(str(m.get("content") or "") for m in messages if m.get("role") == "user")
 
 
 def shares_a_word(request: str, names: list[str]) -> bool:
@@ -46,7 +43,9 @@ def sample_counts(rows: list[dict]) -> dict[str, int]:
             r'"name": "([^"]+)"', r["prompt"][0]["content"]
         )
         answer = "no_call" if r["completion"][0]["content"].strip() == "[]" else "call"
-        out[f"{answer}/{'shared' if shares_a_word(_requests(r['prompt']), names) else 'none'}"] += 1
+        out[
+            f"{answer}/{'shared' if shares_a_word(example_user_text({'messages': r['prompt']}), names) else 'none'}"
+        ] += 1
     return dict(sorted(out.items()))
 
 
@@ -62,12 +61,7 @@ def eval_counts(eval_dir: Path) -> dict[str, dict[str, list[int]]]:
             r = rows.get(item["id"])
             if r is None:
                 continue
-            request = " ".join(
-                str(m.get("content") or "")
-                for turn in item["question"]
-                for m in turn
-                if m.get("role") == "user"
-            )
+            request = example_user_text({"messages": [m for turn in item["question"] for m in turn]})
             c = counts["shared" if shares_a_word(request, [f["name"] for f in item["function"]]) else "none"]
             c[0] += 1
             c[1] += r["output"].strip() == "[]"
