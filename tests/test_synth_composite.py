@@ -9,9 +9,10 @@ from collections import Counter
 import pytest
 
 from open_toolace.data.records import example_user_text
+from open_toolace.synth.kinds import COMPOSITE, famous_cities, parse_kind, pools, us_states
 from open_toolace.synth.seed import SynthConfig, synthesize
 from open_toolace.synth.tree import TreeError, load_tree, parse_param
-from open_toolace.synth.values import COMPOSITE, draw, famous_cities, parse_kind, pools, us_states
+from open_toolace.synth.values import draw
 from open_toolace.synth.verify import verify_example
 
 

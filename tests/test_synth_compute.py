@@ -14,10 +14,11 @@ from jsonschema import Draft202012Validator
 from open_toolace.evaluate import load_bfcl, resolve_categories
 from open_toolace.synth.apis import api_from_spec, build_pool, variant_name
 from open_toolace.synth.contamination import bfcl_index
+from open_toolace.synth.kinds import kind_schema, parse_kind
 from open_toolace.synth.seed import HELD_OUT, SynthConfig, synthesize_offline
 from open_toolace.synth.tree import TreeError, load_tree, parse_tree, split_domains
 from open_toolace.synth.unlabeled import synthesize_queries
-from open_toolace.synth.values import draw, kind_schema, parse_kind
+from open_toolace.synth.values import draw
 from open_toolace.synth.verify import query_numbers, verify_example
 
 

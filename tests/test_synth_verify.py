@@ -11,10 +11,11 @@ import pytest
 from open_toolace.checks import check_tools
 from open_toolace.synth.apis import OPERATORS, api_from_spec, evolve
 from open_toolace.synth.contamination import ContaminationIndex, bfcl_user_turns, jaccard, word_set
+from open_toolace.synth.kinds import parse_kind
 from open_toolace.synth.queries import make_clause
 from open_toolace.synth.seed import HELD_OUT, SynthConfig, synthesize
 from open_toolace.synth.tree import TreeError, load_tree, parse_param, parse_tree, split_domains
-from open_toolace.synth.values import draw, draw_date, draw_time, parse_kind
+from open_toolace.synth.values import draw, draw_date, draw_time
 from open_toolace.synth.verify import query_dates, query_numbers, query_times, verify_example
 
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from open_toolace.synth.generics import GENERIC, generic_fits
+from open_toolace.synth.kinds import SCALAR_TYPES, kind_schema, plural, pools
+from open_toolace.synth.numbers import int_range
 from open_toolace.synth.tree import NO_DEFAULT, ApiSpec, Domain, ParamSpec
-from open_toolace.synth.values import SCALAR_TYPES, int_range, kind_schema, plural, pools
 
 OPS = ("add_parameter", "add_constraint", "change_type", "nest_object", "add_array", "add_defaults")
 

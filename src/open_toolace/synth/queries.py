@@ -19,8 +19,9 @@ import re
 from dataclasses import dataclass
 
 from open_toolace.synth.apis import Api
+from open_toolace.synth.kinds import Value, join_list, pools
 from open_toolace.synth.tree import ParamSpec
-from open_toolace.synth.values import Value, draw, draw_date, join_list, pools
+from open_toolace.synth.values import draw, draw_date
 
 OPENERS = (
     "{c}.", "Please {c}.", "Can you {c}?", "Could you {c}?", "Could you please {c}?", "I need you to {c}.",

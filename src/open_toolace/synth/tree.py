@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from open_toolace.synth.values import COMPOSITE, FORMAT_EXAMPLE, Kind, kind_schema, parse_kind
+from open_toolace.synth.kinds import COMPOSITE, FORMAT_EXAMPLE, Kind, kind_schema, parse_kind
 
 
 class _NoDefault:
