@@ -255,44 +255,11 @@ def _allowed(name: str, exclude: set[str], words: set[str]) -> bool:
 
 
 # Verbs and fillers every tool family shares: two tools with only these in common are not look-alikes.
-_GENERIC_NAME_WORDS = frozenset(
-    [
-        "get",
-        "set",
-        "list",
-        "find",
-        "search",
-        "show",
-        "create",
-        "update",
-        "delete",
-        "add",
-        "remove",
-        "check",
-        "calculate",
-        "compute",
-        "fetch",
-        "make",
-        "by",
-        "for",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "and",
-        "or",
-        "the",
-        "a",
-        "an",
-        "info",
-        "details",
-        "data",
-        "api",
-        "v1",
-        "v2",
-    ]
-)
+_GENERIC_NAME_WORDS = frozenset((
+    "get", "set", "list", "find", "search", "show", "create", "update", "delete", "add", "remove", "check",
+    "calculate", "compute", "fetch", "make", "by", "for", "of", "to", "in", "on", "at", "and", "or", "the",
+    "a", "an", "info", "details", "data", "api", "v1", "v2",
+))  # fmt: skip
 
 
 def content_words(name: str) -> set[str]:
