@@ -264,8 +264,7 @@ def time_arms(args: argparse.Namespace, argv: list[str] | None) -> int:
             args.model,
             adapter=adapter,
             batch_size=args.batch_size,
-            dtype=args.dtype,
-            **extra[name],
+            **({"dtype": args.dtype} | extra[name]),  # --arm-arg NAME.dtype=... overrides --dtype
         )
         for name, (_, adapter) in spec.items()
     }
