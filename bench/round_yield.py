@@ -1,13 +1,14 @@
 """Benchmark: what a self-evolution round keeps, and how often what it keeps is right, across vote settings.
 
-A round's yield (queries that end as kept triplets) and the quality of what it keeps decide whether rounds
-can teach anything. This runs one round's model stages from one adapter, without training: the tool stage
+A round's yield (queries that end as kept triplets) and the quality of what it keeps decide whether rounds can
+teach anything. This runs one round's model stages from one adapter, without training: the tool stage
 (`evolve.m` tools per query, as `bench/tool_writing.py`), then `k` invocation samples per query at each
 `--temperatures` value (one sampling pass per temperature, reused by every threshold), then the vote at each
-`--thresholds` value (each also with `evolve.relax_tools`, keys ending in `/relax`) and the rule filter
-(with each `--coverage` mode: off, and numbers, which also drops
-calls that leave out a number the query states). The queries are the run config's unlabeled pool (offline synthesis,
-domains held out of the seed set); their synthesized labels, which a round never sees, score the kept answers.
+`--thresholds` value (each also with `evolve.relax_tools`, keys ending in `/relax`) and the rule filter (with
+each `--coverage` mode: off, and numbers, which also drops calls that leave out a number the query states),
+and the same votes as a fallback (keys ending in `/fallback`): the greedy answer where it survives the rules,
+else the vote. The queries are the run config's unlabeled pool (offline synthesis, domains held out of the
+seed set); their synthesized labels, which a round never sees, score the kept answers.
 
 The label check compares argument *values*, not names (the model names its own tools and parameters): an
 answer matches when it has as many calls as the label and every label value appears among its values
@@ -93,6 +94,34 @@ def label_match(answer: list[dict] | None, label: list[dict] | None) -> bool | N
     return all(atom in ("true", "false") or atom in have or _scaled(atom) & pool for atom in need)
 
 
+def _kept_and_rejects(
+    items: list[dict],
+    threshold: float,
+    keep_no_call: bool,
+    grounding: str,
+    min_votes: int,
+    coverage: str,
+    relax: bool,
+) -> tuple[list[dict], list[dict], list[dict]]:
+    from open_toolace.evolve import rule_filter, vote_items
+
+    voted, vote_rejects, records = vote_items(items, threshold, keep_no_call, min_votes, relax)
+    kept, rule_rejects = rule_filter(voted, grounding, coverage)
+    return kept, vote_rejects + rule_rejects, records
+
+
+def _scores(kept: list[dict], rejects: list[dict], labels: dict[str, list[dict] | None]) -> dict[str, Any]:
+    matches = [label_match(it.get("calls"), labels.get(it["id"])) for it in kept]
+    scored = [m for m in matches if m is not None]
+    return {
+        "kept": len(kept),
+        "dropped": dict(Counter(f"{r['step']}:{r['reason']}" for r in rejects).most_common()),
+        "kept_match": sum(scored),
+        "kept_scored": len(scored),
+        "kept_multi_call": sum(len(it.get("calls") or []) > 1 for it in kept),
+    }
+
+
 def score_votes(
     items: list[dict],
     threshold: float,
@@ -104,22 +133,36 @@ def score_votes(
     relax: bool = False,
 ) -> dict[str, Any]:
     """Vote and rule-filter sampled items at `threshold`; kept items scored against their labels."""
-    from open_toolace.evolve import rule_filter, vote_items
-
-    voted, vote_rejects, records = vote_items(items, threshold, keep_no_call, min_votes, relax)
-    kept, rule_rejects = rule_filter(voted, grounding, coverage)
-    matches = [label_match(it.get("calls"), labels.get(it["id"])) for it in kept]
-    scored = [m for m in matches if m is not None]
+    kept, rejects, records = _kept_and_rejects(
+        items, threshold, keep_no_call, grounding, min_votes, coverage, relax
+    )
     return {
-        "kept": len(kept),
-        "dropped": dict(
-            Counter(f"{r['step']}:{r['reason']}" for r in vote_rejects + rule_rejects).most_common()
-        ),
-        "kept_match": sum(scored),
-        "kept_scored": len(scored),
-        "kept_multi_call": sum(len(it.get("calls") or []) > 1 for it in kept),
+        **_scores(kept, rejects, labels),
         **({"relaxed_items": sum(1 for r in records if r.get("relaxed"))} if relax else {}),
     }
+
+
+def score_fallback(
+    greedy: list[dict],
+    sampled: list[dict],
+    threshold: float,
+    labels: dict[str, list[dict] | None],
+    keep_no_call: bool,
+    grounding: str,
+    min_votes: int = 2,
+    coverage: str = "off",
+    relax: bool = False,
+) -> dict[str, Any]:
+    """The greedy answer where it survives the rules, else the vote of the sampled answers: what a round
+    keeps if it samples only the queries whose greedy answer fails. Drops are the vote's reasons."""
+    g_kept, _, _ = _kept_and_rejects(greedy, 1.0, keep_no_call, grounding, 1, coverage, relax)
+    v_kept, v_rejects, _ = _kept_and_rejects(
+        sampled, threshold, keep_no_call, grounding, min_votes, coverage, relax
+    )
+    have = {it["id"] for it in g_kept}
+    from_vote = [it for it in v_kept if it["id"] not in have]
+    out = _scores(g_kept + from_vote, [r for r in v_rejects if r["id"] not in have], labels)
+    return {**out, "from_greedy": len(g_kept), "from_vote": len(from_vote)}
 
 
 def source_stage(
@@ -288,6 +331,12 @@ def main(argv: list[str] | None = None) -> int:
         by_temp[str(temp)] = {
             f"{th}/{mode(cov, rx)}": score_votes(
                 sampled, th, labels, ev.keep_no_call, ev.grounding, ev.min_votes, cov, rx
+            )
+            for th in thresholds
+            for cov, rx in modes
+        } | {  # greedy first, the vote where the greedy answer fails (keys ending in "/fallback")
+            f"{th}/{mode(cov, rx)}/fallback": score_fallback(
+                greedy, sampled, th, labels, ev.keep_no_call, ev.grounding, ev.min_votes, cov, rx
             )
             for th in thresholds
             for cov, rx in modes

@@ -49,6 +49,28 @@ def test_score_votes_counts_kept_drops_and_matches_per_threshold():
     assert high["kept"] == 1 and high["dropped"] == {"vote:below_threshold": 1, "vote:no_valid": 1}
 
 
+def test_score_fallback_keeps_the_greedy_answer_else_the_vote():
+    ry = load_bench("round_yield")
+    greedy = [
+        {"id": "a", "tools": [TOOL], "samples": ["[area(base=10, height=5)]"]},  # valid: kept as is
+        {"id": "b", "tools": [TOOL], "samples": ["[area(base=2, color=1)]"]},  # invalid: the vote decides
+        {"id": "c", "tools": [TOOL], "samples": ["[nope(x=1)]"]},  # invalid, and so is every sample
+    ]
+    sampled = [
+        {"id": "a", "tools": [TOOL], "samples": ["[area(base=1, height=5)]"] * 5},
+        {"id": "b", "tools": [TOOL], "samples": ["[area(base=3, height=5)]"] * 4 + ["[area(base=2)]"]},
+        {"id": "c", "tools": [TOOL], "samples": ["[nope(x=1)]"] * 5},
+    ]  # fmt: skip
+    labels = {
+        "a": [{"name": "t", "arguments": {"x": 10, "y": 5}}],
+        "b": [{"name": "t", "arguments": {"x": 3}}],
+    }
+    out = ry.score_fallback(greedy, sampled, 0.6, labels, keep_no_call=False, grounding="off")
+    assert (out["kept"], out["from_greedy"], out["from_vote"]) == (2, 1, 1)
+    assert out["kept_match"] == 2  # a's greedy answer (not its voted base=1), b's voted base=3
+    assert out["dropped"] == {"vote:no_valid": 1}  # c; a's vote is not counted once a is kept
+
+
 def test_round_yield_runs_on_the_tiny_model(tmp_path, monkeypatch):
     ry = load_bench("round_yield")
     js = tmp_path / "ry.json"
