@@ -342,6 +342,14 @@ class RunConfig:
             "busy core: open_toolace.hardware.resolve_threads), a number, or null (torch's default)"
         },
     )
+    bootstrap_from: str | None = field(
+        default=None,
+        metadata={
+            "help": "a run directory whose seed data, query pool, bootstrap adapter and bootstrap BFCL this run "
+            "copies instead of making them (its model, seed, backend, seed_data, bootstrap and eval settings "
+            "must equal these: pipeline.fork); round ablations then share one bootstrap"
+        },
+    )
     seed_data: SeedDataConfig = field(default_factory=SeedDataConfig, metadata={"help": "seed data"})
     bootstrap: BootstrapConfig = field(default_factory=BootstrapConfig, metadata={"help": "stage 1+2"})
     eval: RunEvalConfig = field(default_factory=RunEvalConfig, metadata={"help": "BFCL evaluation"})

@@ -24,6 +24,7 @@ from open_toolace.io import Manifest, dir_lock
 from open_toolace.pipeline.bootstrap import bootstrap_samples, train_adapter
 from open_toolace.pipeline.config import RESUME_FREE, RunConfig
 from open_toolace.pipeline.eval import eval_stage
+from open_toolace.pipeline.fork import fork_bootstrap
 from open_toolace.pipeline.manifest import Ctx, Generators, MakeGenerator, NoHooks, StageHooks, console
 from open_toolace.pipeline.report import write_run_report
 from open_toolace.pipeline.rounds import run_round
@@ -68,6 +69,8 @@ def _run(
     console.print(f"[dim]{machine_line(machine_info(resolve_dtype(cfg.backend_args.get('dtype'))))} "
                   f"(generation dtype; torch threads {threads})[/dim]")  # fmt: skip
 
+    # With bootstrap_from, the seed data, query pool and bootstrap (+ its BFCL) are another run's, copied.
+    fork_bootstrap(cfg, ctx)
     # Seed data, and one pool of unlabeled queries for every round (grown when rounds are added).
     ctx.stage("seed", lambda: seed_examples(cfg, ctx))
     want = ev.rounds * ev.queries_per_round
