@@ -364,10 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(items)}/{n} queries with a valid tool; greedy: "
           + ", ".join(f"{cov}: kept {g['kept']}, matching the label {g['kept_match']}/{g['kept_scored']}"
                       for cov, g in greedy_scores.items() if cov != "note"))  # fmt: skip
-    print(f"{'T':>5}{'threshold/coverage':>20}{'kept':>7}{'yield':>8}{'match':>9}  dropped")
+    print(f"{'T':>5}{'threshold/coverage':>30}{'kept':>7}{'yield':>8}{'match':>9}  dropped")
     for temp, rows in by_temp.items():
         for th, r in rows.items():
-            print(f"{temp:>5}{th:>20}{r['kept']:>7}{r['kept'] / max(1, n):>8.0%}"
+            print(f"{temp:>5}{th:>30}{r['kept']:>7}{r['kept'] / max(1, n):>8.0%}"
                   f"{r['kept_match']:>5}/{r['kept_scored']:<3}  {r['dropped']}")  # fmt: skip
     print(f"wrote {args.json}")
     return 0

@@ -81,11 +81,12 @@ def test_round_yield_runs_on_the_tiny_model(tmp_path, monkeypatch):
     tools = res["tool_stage"]
     assert res["queries"] == 3 and tools["valid"] + sum(tools["rejected"].values()) == 3
     modes = ("off", "numbers", "off/relax", "numbers/relax")
-    assert set(res["vote"]["0.5"]) == {f"{t}/{c}" for t in ("0.4", "0.6", "0.8") for c in modes}
+    keys = {f"{t}/{c}" for t in ("0.4", "0.6", "0.8") for c in modes}
+    assert set(res["vote"]["0.5"]) == keys | {f"{k}/fallback" for k in keys}
     assert set(res["greedy"]) == {*modes, "note"}
     assert res["labeled_queries"] == 3  # every query's synthesized label is at hand for scoring
     assert res["greedy"]["off"]["kept_scored"] == res["greedy"]["off"]["kept"]
-    for r in res["vote"]["0.5"].values():
+    for r in res["vote"]["0.5"].values():  # every query with a tool is kept or dropped once, fallback too
         assert r["kept"] + sum(r["dropped"].values()) == tools["valid"]
     # a rerun with the same settings rescores the saved samples without loading a model
     import open_toolace.generation as generation
@@ -96,7 +97,12 @@ def test_round_yield_runs_on_the_tiny_model(tmp_path, monkeypatch):
     monkeypatch.setattr(generation, "make_generator", no_model)
     assert ry.main([*argv, "--thresholds", "0.5", "--coverage", "off"]) == 0
     again = json.loads(js.read_text())
-    assert again["tool_stage"] == tools and set(again["vote"]["0.5"]) == {"0.5/off", "0.5/off/relax"}
+    assert again["tool_stage"] == tools and set(again["vote"]["0.5"]) == {
+        "0.5/off",
+        "0.5/off/relax",
+        "0.5/off/fallback",
+        "0.5/off/relax/fallback",
+    }
     with pytest.raises(AssertionError, match="loaded again"):
         ry.main([*argv, "--fresh"])
 

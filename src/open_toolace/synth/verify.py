@@ -44,7 +44,7 @@ _DATE_PATTERNS = [
     (re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b"), ("y", "m", "d")),
     (re.compile(rf"\b{_MON}\s+{_ORD},?\s+(\d{{4}})\b", re.I), ("mon", "d", "y")),
     (re.compile(rf"\b{_ORD}\s+(?:of\s+)?{_MON},?\s+(\d{{4}})\b", re.I), ("d", "mon", "y")),
-    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y")),  # US order, as numbers.py and values.py write it
+    (re.compile(r"\b(\d{1,2})/(\d{1,2})/(\d{4})\b"), ("m", "d", "y")),  # US order, as values.py writes it
     (re.compile(r"\b(\d{1,2})\.(\d{1,2})\.(\d{4})\b"), ("d", "m", "y")),  # European dotted order
 ]
 _TIME = re.compile(r"\b(\d{1,2}):(\d{2})\s*([ap])?\.?\s*(m\b\.?)?", re.I)
